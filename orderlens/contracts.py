@@ -1,0 +1,200 @@
+"""The canonical order model and the inputs OrderLens accepts.
+
+One definition serves the parser (column names and types of the generic interchange format),
+the warehouse DDL, the README tables and the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """Where an order was placed."""
+
+    ONLINE_STORE = "online_store"
+    MARKETPLACE = "marketplace"
+    MOBILE_APP = "mobile_app"
+    POS = "pos"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of an input format: its name, DuckDB type, whether it must be filled."""
+
+    name: str
+    type: str
+    description: str
+    required: bool = False
+
+
+# Money is DECIMAL(18,4): enough for three-decimal currencies (KWD, BHD) and exact sums.
+MONEY = "DECIMAL(18,4)"
+
+# Timestamps are kept as text in raw so the original UTC offset survives; staging parses them.
+TIMESTAMP_TEXT = "VARCHAR"
+
+GENERIC_ORDER_FIELDS: tuple[Field, ...] = (
+    Field("source_order_id", "VARCHAR", "Order id in the selling system; unique per source.", True),
+    Field("order_number", "VARCHAR", "Customer-facing order number (e.g. #1001)."),
+    Field("store", "VARCHAR", "Store or source label (defaults to the landing subfolder)."),
+    Field("channel", "VARCHAR", "online_store, marketplace, mobile_app, pos or other.", True),
+    Field(
+        "created_at",
+        TIMESTAMP_TEXT,
+        "ISO 8601 with UTC offset, e.g. 2024-03-10T09:15:00-05:00.",
+        True,
+    ),
+    Field("currency", "VARCHAR", "ISO 4217 code of every amount on the order.", True),
+    Field("subtotal", MONEY, "Sum of line amounts after line discounts, before order discounts."),
+    Field("total_discounts", MONEY, "Order-level discounts."),
+    Field("discount_codes", "VARCHAR", "Discount codes, separated by ';'."),
+    Field("shipping", MONEY, "Shipping charged."),
+    Field("shipping_method", "VARCHAR", "Shipping method or service level."),
+    Field("total_tax", MONEY, "Taxes on the order."),
+    Field("taxes_included", "BOOLEAN", "true when prices already include tax."),
+    Field("total", MONEY, "Amount the customer pays.", True),
+    Field(
+        "financial_status",
+        "VARCHAR",
+        "pending, authorized, paid, partially_refunded, refunded, voided.",
+    ),
+    Field("fulfillment_status", "VARCHAR", "unfulfilled, partial, fulfilled, delivered."),
+    Field("paid_at", TIMESTAMP_TEXT, "When payment was captured."),
+    Field("cancelled_at", TIMESTAMP_TEXT, "When the order was cancelled."),
+    Field("promised_delivery_date", "DATE", "Delivery date promised to the customer."),
+    Field("note", "VARCHAR", "Free-text order note (may span lines)."),
+    Field("customer_id", "VARCHAR", "Customer id in the selling system."),
+    Field("customer_email", "VARCHAR", "Customer e-mail (blank for guests and most POS orders)."),
+    Field("customer_phone", "VARCHAR", "Customer phone, any format."),
+    Field("customer_first_name", "VARCHAR", "Customer first name."),
+    Field("customer_last_name", "VARCHAR", "Customer last name."),
+    Field("customer_created_at", TIMESTAMP_TEXT, "When the customer account was created."),
+    Field("billing_name", "VARCHAR", "Billing address: name."),
+    Field("billing_address1", "VARCHAR", "Billing address: street."),
+    Field("billing_address2", "VARCHAR", "Billing address: more street."),
+    Field("billing_city", "VARCHAR", "Billing address: city."),
+    Field("billing_province", "VARCHAR", "Billing address: ISO 3166-2 subdivision or name."),
+    Field("billing_zip", "VARCHAR", "Billing address: postal code (kept as text)."),
+    Field("billing_country", "VARCHAR", "Billing address: ISO 3166-1 alpha-2 country."),
+    Field("shipping_name", "VARCHAR", "Shipping address: name."),
+    Field("shipping_address1", "VARCHAR", "Shipping address: street."),
+    Field("shipping_address2", "VARCHAR", "Shipping address: more street."),
+    Field("shipping_city", "VARCHAR", "Shipping address: city."),
+    Field("shipping_province", "VARCHAR", "Shipping address: ISO 3166-2 subdivision or name."),
+    Field("shipping_zip", "VARCHAR", "Shipping address: postal code (kept as text)."),
+    Field("shipping_country", "VARCHAR", "Shipping address: ISO 3166-1 alpha-2 country."),
+    Field("shipping_phone", "VARCHAR", "Shipping address: phone."),
+    Field("client_ip", "VARCHAR", "Buyer's IP address."),
+    Field("user_agent", "VARCHAR", "Buyer's browser user agent."),
+    Field("device_id", "VARCHAR", "Buyer's device id."),
+    Field("marketing_source", "VARCHAR", "Referrer or campaign that brought the buyer."),
+    Field("payment_method", "VARCHAR", "card, paypal, cash, voucher, bank_transfer..."),
+    Field(
+        "payment_token", "VARCHAR", "Processor token of the payment method (never a card number)."
+    ),
+    Field("card_brand", "VARCHAR", "Card brand (visa, mastercard...)."),
+    Field("card_last4", "VARCHAR", "Last four digits of the card."),
+    Field("card_bin", "VARCHAR", "First six digits of the card (at most)."),
+    Field("refunded_amount", MONEY, "Amount refunded so far."),
+    Field("refunded_at", TIMESTAMP_TEXT, "When the (last) refund was made."),
+    Field("carrier", "VARCHAR", "Shipping carrier."),
+    Field("tracking_number", "VARCHAR", "Carrier tracking number."),
+    Field("shipped_at", TIMESTAMP_TEXT, "When the parcel was handed to the carrier."),
+    Field("delivered_at", TIMESTAMP_TEXT, "When the parcel was delivered."),
+)
+
+GENERIC_LINE_FIELDS: tuple[Field, ...] = (
+    Field("line_number", "INTEGER", "Position of the line in the order (1, 2, ...)."),
+    Field("sku", "VARCHAR", "Stock keeping unit."),
+    Field("product_name", "VARCHAR", "Product name as sold.", True),
+    Field("quantity", "DECIMAL(18,4)", "Units sold (must be a positive whole number).", True),
+    Field("unit_price", MONEY, "Price of one unit before discounts.", True),
+    Field("line_discount", MONEY, "Discount on the line."),
+    Field("line_tax", MONEY, "Tax on the line."),
+    Field("vendor", "VARCHAR", "Vendor or brand."),
+    Field("requires_shipping", "BOOLEAN", "false for services, gift cards and in-store pickup."),
+    Field("fulfillment_location", "VARCHAR", "Warehouse or store that fulfils the line."),
+)
+
+GENERIC_FIELDS: tuple[Field, ...] = GENERIC_ORDER_FIELDS + GENERIC_LINE_FIELDS
+"""The generic interchange format: one row per order line, order fields repeated or blank on
+the order's later lines (the first non-blank value wins). Columns are bound by name, in any
+order; unknown columns are reported and ignored; a missing required column rejects the file."""
+
+GENERIC_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in GENERIC_FIELDS)
+REQUIRED_GENERIC_FIELDS: frozenset[str] = frozenset(f.name for f in GENERIC_FIELDS if f.required)
+
+
+@dataclass(frozen=True)
+class ReferenceInput:
+    """A reference file the merchant keeps in ``<landing>/_reference/``."""
+
+    table: str
+    file_stem: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    description: str
+
+
+REFERENCE_INPUTS: tuple[ReferenceInput, ...] = (
+    ReferenceInput(
+        "ref_products",
+        "products",
+        (
+            Field("sku", "VARCHAR", "Stock keeping unit.", True),
+            Field("name", "VARCHAR", "Product name.", True),
+            Field("category", "VARCHAR", "Product category."),
+            Field("pack_size", "INTEGER", "Units per pack ordered from the supplier."),
+            Field("unit_cost", MONEY, "Cost of one unit."),
+            Field("cost_currency", "VARCHAR", "ISO 4217 currency of unit_cost."),
+        ),
+        ("sku",),
+        "Product catalogue: one row per SKU.",
+    ),
+    ReferenceInput(
+        "ref_inventory",
+        "inventory",
+        (
+            Field("sku", "VARCHAR", "Stock keeping unit.", True),
+            Field("location", "VARCHAR", "Warehouse or store.", True),
+            Field("on_hand", "INTEGER", "Units in stock.", True),
+            Field("on_order", "INTEGER", "Units ordered from suppliers, not yet received."),
+            Field("as_of", "DATE", "Date the snapshot was taken.", True),
+        ),
+        ("sku", "location"),
+        "Inventory snapshot: one row per SKU and location.",
+    ),
+    ReferenceInput(
+        "ref_lead_times",
+        "lead_times",
+        (
+            Field("sku", "VARCHAR", "Stock keeping unit.", True),
+            Field("supplier", "VARCHAR", "Supplier name."),
+            Field("lead_time_days", "INTEGER", "Days from purchase order to receipt.", True),
+        ),
+        ("sku",),
+        "Supplier lead times: one row per SKU.",
+    ),
+    ReferenceInput(
+        "ref_fx_rates",
+        "fx_rates",
+        (
+            Field("rate_date", "DATE", "Day the rate applies from.", True),
+            Field("currency", "VARCHAR", "ISO 4217 code converted from.", True),
+            Field(
+                "rate_to_reporting", "DECIMAL(18,8)", "Units of reporting currency per unit.", True
+            ),
+        ),
+        ("rate_date", "currency"),
+        "FX rates into the reporting currency: one row per currency and day. The rate of an "
+        "order is the latest on or before its day; none means the amount is reported missing.",
+    ),
+)
+
+REFERENCE_BY_TABLE: dict[str, ReferenceInput] = {r.table: r for r in REFERENCE_INPUTS}
+
+ORDER_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
+"""Landing files the generic-format parser takes (``<landing>/<source>/<file>``)."""

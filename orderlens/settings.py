@@ -1,0 +1,156 @@
+"""Where OrderLens keeps its files and how it is configured.
+
+Every path has a default under one home folder (``ORDERLENS_HOME``, default ``~/.orderlens``)
+and can be moved with its own environment variable or a command-line option. Settings are
+read when a command runs (``Settings.from_env()``), never at import time.
+
+| setting            | environment variable            | default                          |
+|--------------------|---------------------------------|----------------------------------|
+| home               | ORDERLENS_HOME                  | ~/.orderlens                     |
+| landing            | ORDERLENS_LANDING               | <home>/landing                   |
+| warehouse          | ORDERLENS_WAREHOUSE             | <home>/warehouse/orderlens.duckdb|
+| snapshot           | ORDERLENS_SNAPSHOT              | <home>/published/orderlens.duckdb|
+| model store        | ORDERLENS_MODEL_STORE           | <home>/models                    |
+| outbox             | ORDERLENS_OUTBOX                | <home>/outbox                    |
+| state (run log...) | ORDERLENS_STATE                 | <home>/state                     |
+| users file         | ORDERLENS_USERS_FILE            | <home>/users.yaml                |
+| customer-key secret| ORDERLENS_CUSTOMER_KEY_SECRET   | <home>/secret.key (made once)    |
+| merchant time zone | ORDERLENS_TIMEZONE              | UTC                              |
+| reporting currency | ORDERLENS_REPORTING_CURRENCY    | USD                              |
+| stale after (hours)| ORDERLENS_STALE_AFTER_HOURS     | 36                               |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A configuration value is unusable; the message names the variable and the value."""
+
+
+def _path(env: Mapping[str, str], name: str, default: Path) -> Path:
+    value = env.get(name, "").strip()
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration of one OrderLens installation."""
+
+    home: Path
+    landing: Path
+    warehouse: Path
+    snapshot: Path
+    model_store: Path
+    outbox: Path
+    state: Path
+    users_file: Path
+    secret_file: Path
+    timezone: str = "UTC"
+    reporting_currency: str = "USD"
+    stale_after_hours: float = 36.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Read settings from the environment (``os.environ`` by default), then apply overrides.
+
+        Overrides whose value is ``None`` are ignored, so command-line options can be passed
+        straight through.
+        """
+        env = os.environ if env is None else env
+        home = _path(env, "ORDERLENS_HOME", Path("~/.orderlens").expanduser().resolve())
+        settings = cls(
+            home=home,
+            landing=_path(env, "ORDERLENS_LANDING", home / "landing"),
+            warehouse=_path(env, "ORDERLENS_WAREHOUSE", home / "warehouse" / "orderlens.duckdb"),
+            snapshot=_path(env, "ORDERLENS_SNAPSHOT", home / "published" / "orderlens.duckdb"),
+            model_store=_path(env, "ORDERLENS_MODEL_STORE", home / "models"),
+            outbox=_path(env, "ORDERLENS_OUTBOX", home / "outbox"),
+            state=_path(env, "ORDERLENS_STATE", home / "state"),
+            users_file=_path(env, "ORDERLENS_USERS_FILE", home / "users.yaml"),
+            secret_file=_path(env, "ORDERLENS_CUSTOMER_KEY_SECRET_FILE", home / "secret.key"),
+            timezone=env.get("ORDERLENS_TIMEZONE", "UTC").strip() or "UTC",
+            reporting_currency=(env.get("ORDERLENS_REPORTING_CURRENCY", "USD").strip() or "USD"),
+            stale_after_hours=_float(env, "ORDERLENS_STALE_AFTER_HOURS", 36.0),
+        )
+        clean = {
+            k: (
+                Path(v).expanduser().resolve()
+                if isinstance(v, str | Path) and k not in ("timezone", "reporting_currency")
+                else v
+            )
+            for k, v in overrides.items()
+            if v is not None
+        }
+        settings = replace(settings, **clean)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Fail with a message naming the variable when a value cannot be used."""
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise SettingsError(
+                f"ORDERLENS_TIMEZONE={self.timezone!r} is not an IANA time zone "
+                "(for example Europe/Berlin)"
+            ) from exc
+        currency = self.reporting_currency
+        if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+            raise SettingsError(
+                f"ORDERLENS_REPORTING_CURRENCY={currency!r} is not an ISO 4217 code such as USD"
+            )
+
+    @property
+    def reference_dir(self) -> Path:
+        """Reference inputs (catalogue, inventory, lead times, FX rates) inside the landing."""
+        return self.landing / "_reference"
+
+    @property
+    def run_log(self) -> Path:
+        """SQLite store of pipeline runs, written by every run and read by status and the UI."""
+        return self.state / "runs.sqlite"
+
+    def customer_key_secret(self) -> bytes:
+        """The secret behind customer keys: ``ORDERLENS_CUSTOMER_KEY_SECRET`` or a key file.
+
+        The key file is created once with a random secret and kept out of the repository;
+        changing it changes every customer key.
+        """
+        value = os.environ.get("ORDERLENS_CUSTOMER_KEY_SECRET", "").strip()
+        if value:
+            return value.encode()
+        if not self.secret_file.exists():
+            self.secret_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return self.secret_file.read_text().strip().encode()
+
+    def ensure_dirs(self) -> None:
+        """Create the folders a pipeline run writes to."""
+        for folder in (
+            self.landing,
+            self.warehouse.parent,
+            self.snapshot.parent,
+            self.model_store,
+            self.outbox,
+            self.state,
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a number") from exc
