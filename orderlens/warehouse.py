@@ -54,6 +54,15 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
 
 
+def scalar(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
+) -> Any:
+    """First column of the first row, or None. Fetches the whole result so the connection is
+    free again (DuckDB 2 streams results: an unread one keeps the connection busy)."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0][0] if rows else None
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run the block as one transaction: all of its writes land, or none do."""
@@ -68,13 +77,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 def read_schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The schema version recorded in the file, or None for a new, empty file."""
-    found = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = '_meta'"
-    ).fetchone()
-    if not found or not found[0]:
+    found = scalar(
+        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = '_meta'"
+    )
+    if not found:
         return None
-    row = con.execute("SELECT value FROM _meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row else None
+    value = scalar(con, "SELECT value FROM _meta WHERE key = 'schema_version'")
+    return int(value) if value is not None else None
 
 
 def check_schema_version(con: duckdb.DuckDBPyConnection, path: Path | str) -> int | None:
