@@ -1,0 +1,1 @@
+"""OrderLens Streamlit dashboard (entry point: ``dashboards/streamlit_app.py``)."""

@@ -1,0 +1,238 @@
+"""Overview: order KPIs, orders and revenue by channel and day, pipeline health.
+
+KPI definitions (all over the selected order-date range, merchant time zone):
+
+* **Orders**: every order placed (cancelled ones too, unless excluded with the toggle).
+* **Revenue**: sum of ``total_reporting`` (order totals converted to the reporting currency).
+  Orders without an FX rate have a NULL ``total_reporting`` and are left out (a warning
+  gives their count).
+* **AOV**: revenue / number of orders *with* a known rate.
+
+Each KPI is also written as a plain marker for browser tests:
+``<span data-testid="kpi-orders">``, ``kpi-revenue`` and ``kpi-aov``, holding the raw number
+(orders as an integer; revenue and AOV rounded half-up to 2 decimals, no thousands separators;
+``n/a`` for an AOV without any order with a rate).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import polars as pl
+import streamlit as st
+
+from dashboards import auth, queries, ui
+from orderlens.runlog import RunLog
+from orderlens.users import Page
+
+_RANGE = "order_date BETWEEN ? AND ? AND (NOT ? OR cancelled_at IS NULL)"
+
+
+@dataclass(frozen=True)
+class Kpis:
+    orders: int
+    orders_with_rate: int
+    revenue: Decimal | None
+    aov: Decimal | None
+
+    @property
+    def orders_without_rate(self) -> int:
+        return self.orders - self.orders_with_rate
+
+
+def kpis(start: date, end: date, exclude_cancelled: bool = False) -> Kpis:
+    """The headline numbers, exactly as shown (revenue and AOV rounded to cents)."""
+    row = queries.query(
+        "SELECT count(*) AS orders, count(total_reporting) AS orders_with_rate, "
+        f"sum(total_reporting) AS revenue FROM fct_orders WHERE {_RANGE}",
+        (start, end, exclude_cancelled),
+    ).row(0, named=True)
+    orders = int(row["orders"] or 0)
+    with_rate = int(row["orders_with_rate"] or 0)
+    revenue_exact = Decimal(str(row["revenue"])) if row["revenue"] is not None else None
+    aov = revenue_exact / with_rate if revenue_exact is not None and with_rate else None
+    return Kpis(orders, with_rate, queries.cents(revenue_exact), queries.cents(aov))
+
+
+def _marker(value: Decimal | int | None) -> str:
+    if value is None:
+        return "n/a"
+    return str(value)
+
+
+def _money(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _render_kpis(k: Kpis, currency: str) -> None:
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Orders", f"{k.orders:,}")
+    c2.metric(f"Revenue ({currency})", _money(k.revenue))
+    c3.metric(f"Average order value ({currency})", _money(k.aov))
+    st.caption(
+        f'Orders <span data-testid="kpi-orders">{_marker(k.orders)}</span> · '
+        f'revenue <span data-testid="kpi-revenue">{_marker(k.revenue)}</span> · '
+        f'AOV <span data-testid="kpi-aov">{_marker(k.aov)}</span>',
+        unsafe_allow_html=True,
+    )
+    if k.orders_without_rate:
+        st.warning(
+            f"{k.orders_without_rate:,} order(s) in this range have no FX rate to {currency}: "
+            "they count in Orders but not in Revenue or AOV. Add the missing rates to the "
+            "FX reference file and run the pipeline again.",
+            icon=":material/currency_exchange:",
+        )
+
+
+def _daily(start: date, end: date, exclude_cancelled: bool) -> pl.DataFrame:
+    return queries.query(
+        "SELECT order_date, channel, count(*) AS orders, "
+        "CAST(sum(total_reporting) AS DOUBLE) AS revenue "
+        f"FROM fct_orders WHERE {_RANGE} GROUP BY ALL ORDER BY order_date, channel",
+        (start, end, exclude_cancelled),
+    )
+
+
+def _by_channel(start: date, end: date, exclude_cancelled: bool) -> pl.DataFrame:
+    frame = queries.query(
+        "SELECT channel, count(*) AS orders, "
+        "count(*) - count(total_reporting) AS orders_without_fx_rate, "
+        "sum(total_reporting) AS revenue FROM fct_orders "
+        f"WHERE {_RANGE} GROUP BY channel ORDER BY revenue DESC NULLS LAST, channel",
+        (start, end, exclude_cancelled),
+    )
+    with_rate = pl.col("orders") - pl.col("orders_without_fx_rate")
+    revenue = pl.col("revenue").cast(pl.Float64)
+    return frame.with_columns(
+        pl.when(with_rate > 0).then(revenue / with_rate).otherwise(None).round(2).alias("aov"),
+        (revenue / revenue.sum() * 100).round(1).alias("revenue_share_pct"),
+        revenue.round(2).alias("revenue"),
+    )
+
+
+def _render_charts(start: date, end: date, exclude_cancelled: bool, currency: str) -> None:
+    daily = _daily(start, end, exclude_cancelled)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Orders by day and channel")
+        st.bar_chart(daily, x="order_date", y="orders", color="channel", x_label="", y_label="")
+    with right:
+        st.subheader(f"Revenue by day and channel ({currency})")
+        st.line_chart(daily, x="order_date", y="revenue", color="channel", x_label="", y_label="")
+    st.subheader("By channel")
+    st.dataframe(
+        _by_channel(start, end, exclude_cancelled),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "revenue": st.column_config.NumberColumn(f"revenue ({currency})", format="%.2f"),
+            "aov": st.column_config.NumberColumn(f"AOV ({currency})", format="%.2f"),
+            "revenue_share_pct": st.column_config.NumberColumn("share of revenue %"),
+        },
+    )
+
+
+def _render_freshness(tz: str, stale_after_hours: float) -> None:
+    published = queries.published_at()
+    latest = queries.query("SELECT max(created_at) AS latest FROM fct_orders").item()
+    st.caption(
+        f"Data as of **{queries.local_time(published, tz)}** (published) · latest order "
+        f"**{queries.local_time(latest, tz)}** · times in {tz}"
+    )
+    if published is not None:
+        if published.tzinfo is None:
+            published = published.replace(tzinfo=UTC)
+        age_h = (datetime.now(UTC) - published).total_seconds() / 3600
+        if age_h > stale_after_hours:
+            st.warning(
+                f"The published data is {age_h:,.0f} hours old (more than "
+                f"{stale_after_hours:g}); check the last pipeline run below.",
+                icon=":material/schedule:",
+            )
+
+
+def _render_last_run(tz: str) -> None:
+    st.subheader("Last pipeline run")
+    try:
+        run = RunLog(queries.settings().run_log).latest()
+    except (sqlite3.Error, OSError) as exc:
+        st.warning(f"The run log cannot be read: {exc}")
+        return
+    if run is None:
+        st.info("No pipeline run recorded yet.")
+        return
+    finished = queries.local_time(run.finished_at, tz) if run.finished_at else "—"
+    summary = f"Run `{run.run_id}` · started {queries.local_time(run.started_at, tz)} · finished {finished}"
+    if run.status == "success":
+        st.success(f"{summary} · **succeeded**", icon=":material/check_circle:")
+    elif run.status == "failure":
+        step = f" at step `{run.failed_step}`" if run.failed_step else ""
+        st.error(
+            f"{summary} · **failed**{step}: {run.error_summary or 'no error summary recorded'}. "
+            "The dashboard still shows the last published snapshot.",
+            icon=":material/error:",
+        )
+    else:
+        st.info(f"{summary} · **{run.status}**", icon=":material/pending:")
+
+
+def _render_rejects(show_link: bool) -> None:
+    st.subheader("Ingestion quality")
+    files = queries.query(
+        "SELECT count(*) AS files, coalesce(sum(records), 0) AS records, "
+        "coalesce(sum(loaded), 0) AS loaded, coalesce(sum(rejected), 0) AS rejected, "
+        "count(*) FILTER (WHERE status = 'partial') AS partial_files, "
+        "count(*) FILTER (WHERE status = 'rejected') AS rejected_files FROM ingest_files"
+    ).row(0, named=True)
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Files ingested", f"{files['files']:,}")
+    c2.metric("Records loaded", f"{files['loaded']:,}")
+    c3.metric("Records rejected", f"{files['rejected']:,}")
+    c4.metric(
+        "Files not clean",
+        f"{files['partial_files'] + files['rejected_files']:,}",
+        help="Files partly (status 'partial') or wholly (status 'rejected') rejected.",
+    )
+    by_type = queries.query(
+        "SELECT error_type, count(*) AS rejected_records FROM ingest_rejects "
+        "GROUP BY error_type ORDER BY rejected_records DESC, error_type"
+    )
+    if by_type.height:
+        st.dataframe(by_type, hide_index=True, width="content")
+    if show_link and files["rejected"]:
+        st.caption("The Ingestion page lists every file and rejected record.")
+
+
+def render() -> None:
+    user = auth.require_page(Page.OVERVIEW)
+    st.title("Overview")
+    settings = queries.settings()
+    problem = queries.snapshot_problem()
+    if problem is not None:
+        _render_last_run(settings.timezone)
+        ui.snapshot_or_stop()
+    tz = queries.timezone_name()
+    currency = queries.reporting_currency()
+    _render_freshness(tz, settings.stale_after_hours)
+    bounds = queries.order_date_bounds()
+    if bounds is None:
+        st.info("The published snapshot holds no orders yet.", icon=":material/inbox:")
+    else:
+        f1, f2 = st.columns([2, 1])
+        with f1:
+            start, end = ui.date_range("overview_dates", bounds)
+        with f2:
+            st.write("")
+            exclude_cancelled = st.toggle("Exclude cancelled orders", key="overview_no_cancelled")
+        _render_kpis(kpis(start, end, exclude_cancelled), currency)
+        _render_charts(start, end, exclude_cancelled, currency)
+    st.divider()
+    _render_last_run(tz)
+    _render_rejects(show_link=Page.INGESTION in user.pages())
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,185 @@
+"""Who is using the dashboard, and what they may open.
+
+Two modes, chosen by ``ORDERLENS_AUTH`` (read at run time):
+
+* ``local`` (default, the demo mode): a sign-in form checked against the users file
+  (``Settings.users_file``, see :mod:`orderlens.users`). The signed-in user lives in this
+  browser session's ``st.session_state`` only; reloading the page signs out.
+* ``oidc`` (production): Streamlit's built-in OpenID Connect sign-in, ``st.login()`` /
+  ``st.user``, configured in ``.streamlit/secrets.toml`` under ``[auth]`` (``redirect_uri``,
+  ``cookie_secret``, ``client_id``, ``client_secret``, ``server_metadata_url``). The identity
+  provider proves who the visitor is; the role still comes from the users file, whose entry
+  with a matching ``email`` key gives the role. An e-mail without an entry gets no pages.
+
+Every page calls :func:`require_page` itself, so a page never renders for a role that may not
+see it, whatever the navigation shows.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+import yaml
+
+from orderlens.settings import Settings
+from orderlens.users import Page, Role, User, UsersFileError, authenticate
+
+SESSION_KEY = "orderlens_user"
+_FAILURES_KEY = "orderlens_signin_failures"
+_LOCKED_UNTIL_KEY = "orderlens_signin_locked_until"
+MAX_FAILURES = 5
+LOCKOUT_S = 30.0
+
+
+def auth_mode() -> str:
+    """``local`` or ``oidc`` (from ``ORDERLENS_AUTH``, read now)."""
+    mode = os.environ.get("ORDERLENS_AUTH", "").strip().lower()
+    return "oidc" if mode == "oidc" else "local"
+
+
+def _store(user: User) -> None:
+    # Plain values, so a reloaded users module can never leave a stale class in the session.
+    st.session_state[SESSION_KEY] = {
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": str(user.role),
+    }
+
+
+def current_user() -> User | None:
+    """The signed-in user of this session, or None."""
+    if auth_mode() == "oidc":
+        return _oidc_user()
+    stored = st.session_state.get(SESSION_KEY)
+    if not isinstance(stored, dict):
+        return None
+    try:
+        return User(stored["username"], stored["display_name"], Role(stored["role"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def require_page(page: Page) -> User:
+    """The signed-in user if their role may open ``page``; otherwise stop the page here."""
+    user = current_user()
+    if user is None:
+        st.warning("Please sign in.")
+        st.stop()
+    if page not in user.pages():
+        st.error(f"Your role ({user.role}) does not give access to this page.")
+        st.stop()
+    return user
+
+
+def sign_out() -> None:
+    """Forget the signed-in user (``st.logout()`` in OIDC mode)."""
+    for key in (SESSION_KEY, _FAILURES_KEY, _LOCKED_UNTIL_KEY):
+        st.session_state.pop(key, None)
+    if auth_mode() == "oidc":
+        st.logout()
+
+
+# --------------------------------------------------------------------------- local mode
+
+
+def sign_in_form() -> None:
+    """The sign-in form (the only thing a signed-out visitor sees)."""
+    st.title("OrderLens")
+    if auth_mode() == "oidc":
+        _oidc_sign_in()
+        return
+    settings = Settings.from_env()
+    st.caption("Sign in to see your order analytics.")
+    locked_until = float(st.session_state.get(_LOCKED_UNTIL_KEY, 0.0))
+    with st.form("sign_in", clear_on_submit=True):
+        username = st.text_input("Username", key="signin_username", autocomplete="username")
+        password = st.text_input(
+            "Password", type="password", key="signin_password", autocomplete="current-password"
+        )
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if not submitted:
+        return
+    if time.monotonic() < locked_until:
+        st.error("Too many failed sign-ins. Wait 30 seconds and try again.")
+        return
+    if not settings.users_file.exists():
+        st.error(
+            f"No users file at {settings.users_file}. Create the demo users with `make demo` "
+            "(or set ORDERLENS_USERS_FILE)."
+        )
+        return
+    try:
+        user = authenticate(settings.users_file, username, password)
+    except UsersFileError as exc:
+        st.error(f"The users file cannot be used: {exc}")
+        return
+    if user is None:
+        failures = int(st.session_state.get(_FAILURES_KEY, 0)) + 1
+        st.session_state[_FAILURES_KEY] = failures
+        if failures >= MAX_FAILURES:
+            st.session_state[_LOCKED_UNTIL_KEY] = time.monotonic() + LOCKOUT_S
+            st.session_state[_FAILURES_KEY] = 0
+        # One message for unknown user and wrong password: no hint which usernames exist.
+        st.error("Unknown username or wrong password.")
+        return
+    st.session_state.pop(_FAILURES_KEY, None)
+    st.session_state.pop(_LOCKED_UNTIL_KEY, None)
+    _store(user)
+    st.rerun()
+
+
+# --------------------------------------------------------------------------- OIDC mode
+
+
+def _oidc_sign_in() -> None:
+    if st.user.is_logged_in:
+        st.error(
+            f"{st.user.get('email') or 'This account'} has no OrderLens role. Ask an "
+            "administrator to add your e-mail to the users file."
+        )
+        if st.button("Sign out"):
+            st.logout()
+        return
+    st.caption("Sign in with your company account.")
+    if st.button("Sign in", type="primary"):
+        st.login()
+
+
+def _oidc_user() -> User | None:
+    if not st.user.is_logged_in:
+        return None
+    email = str(st.user.get("email") or "").strip().lower()
+    if not email or st.user.get("email_verified") is False:
+        return None
+    return user_for_email(Settings.from_env().users_file, email)
+
+
+def user_for_email(path: Path, email: str) -> User | None:
+    """The users-file entry whose ``email`` key matches (case-insensitive), or None.
+
+    Entries look like ``users: {alice: {name: ..., role: reviewer, email: alice@corp.example}}``;
+    in OIDC mode an entry needs no ``password_hash``.
+    """
+    try:
+        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    entries: Any = document.get("users") if isinstance(document, dict) else None
+    if not isinstance(entries, dict):
+        return None
+    for username, entry in entries.items():
+        if not isinstance(entry, dict):
+            continue
+        if str(entry.get("email") or "").strip().lower() != email:
+            continue
+        try:
+            role = Role(str(entry.get("role", "")).strip().lower())
+        except ValueError:
+            return None
+        clean = str(username).strip().lower()
+        return User(clean, str(entry.get("name") or "").strip() or clean, role)
+    return None

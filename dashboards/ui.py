@@ -1,0 +1,56 @@
+"""Small building blocks shared by the pages."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import streamlit as st
+
+from dashboards import queries
+from orderlens.security import safe_csv_bytes
+
+
+def snapshot_or_stop() -> None:
+    """Show a clear empty state and stop the page when there is nothing to show."""
+    problem = queries.snapshot_problem()
+    if problem is None:
+        return
+    if problem == queries.NOTHING_PUBLISHED:
+        st.info(problem, icon=":material/inbox:")
+    else:
+        st.error(problem)
+    st.stop()
+
+
+def date_range(key: str, bounds: tuple[date, date], label: str = "Order date") -> tuple[date, date]:
+    """A date-range picker over ``bounds`` (inclusive); a half-picked range counts as one day."""
+    lo, hi = bounds
+    picked = st.date_input(label, value=(lo, hi), min_value=lo, max_value=hi, key=key)
+    if isinstance(picked, tuple | list):
+        values = [d for d in picked if isinstance(d, date)]
+    else:
+        values = [picked] if isinstance(picked, date) else []
+    if not values:
+        return lo, hi
+    start = values[0]
+    end = values[1] if len(values) > 1 else values[0]
+    return (start, end) if start <= end else (end, start)
+
+
+def csv_download(frame: pl.DataFrame, file_name: str, label: str, key: str) -> None:
+    """A download button whose CSV is formula-injection safe (``safe_csv_bytes``)."""
+    st.download_button(
+        label,
+        data=safe_csv_bytes(frame),
+        file_name=file_name,
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
+def truncation_note(shown: int, limit: int) -> None:
+    if shown > limit:
+        st.caption(f"Showing the first {limit:,} rows; narrow the filters to see the rest.")
