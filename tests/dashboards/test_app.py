@@ -1,0 +1,286 @@
+"""The dashboard, driven headless with Streamlit's AppTest against a fixture snapshot."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Dataframe
+
+from orderlens.users import Role, save_user
+from orderlens.warehouse import SnapshotReader
+from tests.dashboards.fixtures import (
+    CHANNELS,
+    EMAILS,
+    ORDER_COUNT,
+    REJECT_RAW_EMAIL,
+    build_snapshot,
+    record_runs,
+)
+
+APP = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Env:
+    snapshot: Path
+    users_file: Path
+    state: Path
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Snapshot and users file built once (scrypt hashing is deliberately slow)."""
+    root = tmp_path_factory.mktemp("dashboard")
+    snapshot = build_snapshot(root / "published" / "orderlens.duckdb")
+    users = root / "users.yaml"
+    for role in Role:
+        save_user(users, role.value, f"Test {role.value.title()}", role, PASSWORD)
+    return snapshot, users
+
+
+@pytest.fixture
+def env(
+    shared: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Env]:
+    snapshot, users = shared
+    home = tmp_path / "home"
+    state = tmp_path / "state"
+    users_copy = tmp_path / "users.yaml"
+    shutil.copy(users, users_copy)
+    monkeypatch.setenv("ORDERLENS_HOME", str(home))
+    monkeypatch.setenv("ORDERLENS_SNAPSHOT", str(snapshot))
+    monkeypatch.setenv("ORDERLENS_USERS_FILE", str(users_copy))
+    monkeypatch.setenv("ORDERLENS_STATE", str(state))
+    monkeypatch.delenv("ORDERLENS_AUTH", raising=False)
+    monkeypatch.delenv("ORDERLENS_TIMEZONE", raising=False)
+    monkeypatch.delenv("ORDERLENS_REPORTING_CURRENCY", raising=False)
+    yield Env(snapshot, users_copy, state)
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=30)
+
+
+def sign_in(username: str, password: str = PASSWORD) -> AppTest:
+    at = app().run()
+    at.text_input(key="signin_username").input(username)
+    at.text_input(key="signin_password").input(password)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def page_alone(page: str, role: str | None) -> AppTest:
+    """One page script run on its own (as if its URL were opened), with or without a user."""
+    at = AppTest.from_file(str(APP.parent / "app_pages" / f"{page}.py"), default_timeout=30)
+    if role is not None:
+        at.session_state["orderlens_user"] = {
+            "username": role,
+            "display_name": f"Test {role.title()}",
+            "role": role,
+        }
+    return at.run()
+
+
+def all_text(at: AppTest) -> str:
+    """Everything the run rendered (main area and sidebar), including table contents."""
+    parts: list[str] = []
+    for node in at._tree:
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        if isinstance(node, Dataframe):
+            parts.append(node.value.to_csv())
+    return "\n".join(parts)
+
+
+def kpi_markers(at: AppTest) -> dict[str, str]:
+    """The raw KPI values from the ``data-testid="kpi-..."`` markers."""
+    import re
+
+    html = "\n".join(c.value for c in at.caption)
+    return dict(re.findall(r'<span data-testid="kpi-(\w+)">([^<]*)</span>', html))
+
+
+def cents(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def test_signed_out_visitor_sees_only_the_sign_in_form(env: Env) -> None:
+    at = app().run()
+    assert not at.exception
+    assert [t.key for t in at.text_input] == ["signin_username", "signin_password"]
+    assert len(at.button) == 1
+    assert not at.metric and not at.dataframe
+    text = all_text(at)
+    for secret in (*EMAILS, "#1001", "kpi-", "Overview", "Data as of", "online_store"):
+        assert secret not in text
+    # A page script run without a signed-in session refuses to render (defence in depth).
+    for page in ("overview", "orders", "ingestion"):
+        direct = page_alone(page, None)
+        assert [w.value for w in direct.warning] == ["Please sign in."]
+        assert not direct.dataframe and "@example.com" not in all_text(direct)
+
+
+def test_wrong_password_and_unknown_user_are_rejected(env: Env) -> None:
+    for username, password in (("analyst", "wrong"), ("nobody", PASSWORD)):
+        at = sign_in(username, password)
+        assert [e.value for e in at.error] == ["Unknown username or wrong password."]
+        assert not at.metric and not at.dataframe
+        assert "kpi-" not in all_text(at)
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def test_analyst_sees_overview_kpis_equal_to_sql(env: Env) -> None:
+    record_runs(env.state / "runs.sqlite", fail_last=True)
+    at = sign_in("analyst")
+    assert at.title[0].value == "Overview"
+    orders, with_rate, revenue = (
+        SnapshotReader(env.snapshot)
+        .query("SELECT count(*), count(total_reporting), sum(total_reporting) FROM fct_orders")
+        .row(0)
+    )
+    assert orders == ORDER_COUNT
+    assert kpi_markers(at) == {
+        "orders": str(orders),
+        "revenue": cents(revenue),
+        "aov": cents(revenue / with_rate),
+    }
+    assert kpi_markers(at) == {"orders": "6", "revenue": "195.10", "aov": "39.02"}
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Orders"] == "6"
+    assert metrics["Revenue (USD)"] == "195.10"
+    # One order (GBP) has no FX rate.
+    assert any("1 order(s) in this range have no FX rate" in w.value for w in at.warning)
+    # The last run failed: its step and error are shown.
+    failure = "\n".join(e.value for e in at.error)
+    assert "run-0002" in failure and "stg_orders" in failure and "column 'total'" in failure
+    # Rejected records are counted from ingest_files.
+    assert metrics["Records rejected"] == "3"
+    # Sidebar: who, role, sign-out, data as of.
+    sidebar = "\n".join(str(n.proto) for n in at.sidebar if hasattr(n, "proto"))
+    assert "Test Analyst" in sidebar and "Role: analyst" in sidebar and "Data as of" in sidebar
+    assert at.sidebar.button(key="sign_out")
+    # The channel table lists all three channels.
+    table = at.dataframe[0].value
+    assert sorted(table["channel"]) == sorted(CHANNELS)
+
+
+def test_overview_date_range_filters_kpis(env: Env) -> None:
+    at = sign_in("analyst")
+    from datetime import date
+
+    at.date_input(key="overview_dates").set_value((date(2024, 3, 2), date(2024, 3, 2))).run()
+    # #1002 (EUR 50 at 1.1 = 55.00) and #1003 (20.50).
+    assert kpi_markers(at) == {"orders": "2", "revenue": "75.50", "aov": "37.75"}
+    assert not any("no FX rate" in w.value for w in at.warning)
+
+
+def test_sign_out_returns_to_the_sign_in_form(env: Env) -> None:
+    at = sign_in("analyst")
+    at.sidebar.button(key="sign_out").click().run()
+    assert [t.key for t in at.text_input] == ["signin_username", "signin_password"]
+    assert "kpi-" not in all_text(at)
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def test_analyst_sees_masked_emails_on_orders(env: Env) -> None:
+    at = open_page(sign_in("analyst"), "orders")
+    assert at.title[0].value == "Orders"
+    table = at.dataframe[0].value
+    assert len(table) == ORDER_COUNT
+    assert set(table["customer_email"]) == {f"{e[0]}•••@example.com" for e in EMAILS}
+    text = all_text(at)
+    for email in EMAILS:
+        assert email not in text
+    assert "Main Street" not in text and "203.0.113." not in text
+    # The CSV download is masked too.
+    assert at.get("download_button")
+
+
+def test_reviewer_sees_real_emails_on_orders(env: Env) -> None:
+    at = open_page(sign_in("reviewer"), "orders")
+    table = at.dataframe[0].value
+    assert set(table["customer_email"]) == set(EMAILS)
+
+
+def test_orders_filters_and_detail(env: Env) -> None:
+    at = open_page(sign_in("reviewer"), "orders")
+    at.multiselect(key="orders_channels").set_value(["pos"]).run()
+    assert sorted(at.dataframe[0].value["order_number"]) == ["#1005", "#1006"]
+    at.text_input(key="orders_search").input("1006").run()
+    assert list(at.dataframe[0].value["order_number"]) == ["#1006"]
+    at.selectbox(key="orders_detail").set_value("pos:#1006").run()
+    assert any(s.value == "Order #1006" for s in at.subheader)
+    lines = at.dataframe[-1].value
+    assert list(lines["sku"]) == ["SKU-6"]
+    # A search with LIKE wildcards is taken literally.
+    at.text_input(key="orders_search").input("%").run()
+    assert not at.dataframe or "#1006" not in all_text(at).split("Order detail")[0]
+
+
+def test_planner_has_no_orders_page(env: Env) -> None:
+    at = sign_in("planner")
+    assert at.title[0].value == "Overview"
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("app_pages/orders.py")
+    # Defence in depth: the page itself refuses a role that may not see it.
+    direct = page_alone("orders", "planner")
+    assert any("does not give access" in e.value for e in direct.error)
+    assert not direct.dataframe
+
+
+# --------------------------------------------------------------------------- ingestion
+
+
+def test_ingestion_page_lists_files_and_rejects(env: Env) -> None:
+    at = open_page(sign_in("analyst"), "ingestion")
+    files, rejects = at.dataframe[0].value, at.dataframe[1].value
+    assert sorted(files["status"]) == ["loaded", "partial", "rejected"]
+    assert len(rejects) == 3
+    assert "raw_text" not in rejects.columns
+    assert REJECT_RAW_EMAIL not in all_text(at)
+    at.multiselect(key="rejects_types").set_value(["invalid_email"]).run()
+    assert list(at.dataframe[1].value["error_type"]) == ["invalid_email"]
+
+
+def test_admin_sees_raw_text_of_rejects(env: Env) -> None:
+    at = open_page(sign_in("admin"), "ingestion")
+    assert REJECT_RAW_EMAIL in "\n".join(at.dataframe[1].value["raw_text"])
+
+
+# --------------------------------------------------------------------------- empty state
+
+
+def test_empty_state_when_nothing_published(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORDERLENS_SNAPSHOT", str(tmp_path / "nothing" / "orderlens.duckdb"))
+    at = sign_in("analyst")
+    assert not at.exception
+    assert any("Nothing published yet" in i.value for i in at.info)
+    assert not at.metric and "kpi-" not in all_text(at)
+    at = open_page(at, "orders")
+    assert any("Nothing published yet" in i.value for i in at.info)
+    at = open_page(at, "ingestion")
+    assert any("Nothing published yet" in i.value for i in at.info)
