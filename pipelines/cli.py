@@ -1,0 +1,261 @@
+"""The ``orderlens`` command line.
+
+Exit codes: 0 success; 1 the run (or the last run, for ``status``) failed; 2 bad usage,
+configuration or input; 3 the warehouse has a schema version this release cannot use;
+4 nothing published yet (``status``, ``query``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SCHEMA, EXIT_NOTHING_PUBLISHED = 0, 1, 2, 3, 4
+
+SAMPLE_LANDING = Path(__file__).resolve().parent / "sample_landing"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orderlens",
+        description="Order analytics and quality: ingest, validate, publish, explore.",
+    )
+    parser.add_argument("--home", help="home folder of every default path (ORDERLENS_HOME)")
+    parser.add_argument("--landing", help="landing folder (ORDERLENS_LANDING)")
+    parser.add_argument("--warehouse", help="working DuckDB file (ORDERLENS_WAREHOUSE)")
+    parser.add_argument("--snapshot", help="published snapshot (ORDERLENS_SNAPSHOT)")
+    parser.add_argument("--timezone", help="merchant time zone (ORDERLENS_TIMEZONE)")
+    parser.add_argument(
+        "--reporting-currency", help="reporting currency (ORDERLENS_REPORTING_CURRENCY)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="ingest the landing folder and materialize every asset")
+    run.add_argument(
+        "--select",
+        default="*",
+        help="Dagster asset selection, e.g. 'raw_order_lines+' (default: all)",
+    )
+
+    status = sub.add_parser("status", help="what is in the warehouse and how the last run went")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    query = sub.add_parser("query", help="read-only SQL on the published snapshot")
+    query.add_argument("sql", help="a SELECT statement")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    query.add_argument("--max-rows", type=int, default=50, help="rows shown by --format table")
+
+    dashboard = sub.add_parser("dashboard", help="start the dashboard")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8501)
+
+    sub.add_parser("rebuild", help="drop derived tables and rebuild them from the raw records")
+    sub.add_parser("demo-data", help="copy the sample landing folder, create demo users, run")
+    return parser
+
+
+def _apply_path_options(args: argparse.Namespace) -> None:
+    """Command-line options win over the environment; settings are read from it later."""
+    options = {
+        "ORDERLENS_HOME": args.home,
+        "ORDERLENS_LANDING": args.landing,
+        "ORDERLENS_WAREHOUSE": args.warehouse,
+        "ORDERLENS_SNAPSHOT": args.snapshot,
+        "ORDERLENS_TIMEZONE": args.timezone,
+        "ORDERLENS_REPORTING_CURRENCY": args.reporting_currency,
+    }
+    for name, value in options.items():
+        if value:
+            os.environ[name] = (
+                str(Path(value).resolve())
+                if "_TIME" not in name and "_CURRENCY" not in name
+                else value
+            )
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
+
+
+def _progress_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    progress = logging.getLogger("orderlens.progress")
+    progress.handlers[:] = [handler]
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``orderlens`` command."""
+    args = _parser().parse_args(argv)
+    _apply_path_options(args)
+    from orderlens.settings import SettingsError
+    from orderlens.warehouse import SchemaVersionError, SnapshotMissingError, WarehouseError
+
+    try:
+        handler = {
+            "run": _cmd_run,
+            "status": _cmd_status,
+            "query": _cmd_query,
+            "dashboard": _cmd_dashboard,
+            "rebuild": _cmd_rebuild,
+            "demo-data": _cmd_demo_data,
+        }[args.command]
+        return handler(args)
+    except SettingsError as exc:
+        print(f"orderlens: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SchemaVersionError as exc:
+        print(f"orderlens: {exc}", file=sys.stderr)
+        return EXIT_SCHEMA
+    except SnapshotMissingError as exc:
+        print(f"orderlens: {exc}", file=sys.stderr)
+        return EXIT_NOTHING_PUBLISHED
+    except WarehouseError as exc:
+        print(f"orderlens: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("orderlens: interrupted", file=sys.stderr)
+        return 130
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.runner import run_pipeline
+
+    _progress_logging()
+    outcome = run_pipeline(selection=args.select)
+    if outcome.success:
+        print(f"run {outcome.run_id} succeeded in {outcome.duration_s:.1f} s")
+        return EXIT_OK
+    print(
+        f"run {outcome.run_id} failed at step {outcome.failed_step}: {outcome.error}",
+        file=sys.stderr,
+    )
+    return EXIT_SCHEMA if outcome.schema_error else EXIT_FAILED
+
+
+def _cmd_rebuild(args: argparse.Namespace) -> int:
+    from orderlens.settings import Settings
+    from pipelines.runner import drop_derived_tables
+
+    settings = Settings.from_env()
+    dropped = drop_derived_tables(settings.warehouse)
+    print(f"dropped {len(dropped)} derived tables; rebuilding from raw records")
+    return _cmd_run(argparse.Namespace(select="*"))
+
+
+def _cmd_demo_data(args: argparse.Namespace) -> int:
+    from orderlens.settings import Settings
+    from orderlens.users import ensure_demo_users
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    copied = 0
+    for path in sorted(SAMPLE_LANDING.rglob("*")):
+        relative = path.relative_to(SAMPLE_LANDING)
+        if not path.is_file() or path.name == "README.md":
+            continue
+        target = settings.landing / relative
+        if not target.exists() or target.read_bytes() != path.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            copied += 1
+    print(f"sample landing folder: {settings.landing} ({copied} files copied)")
+    users = ensure_demo_users(settings.users_file)
+    code = _cmd_run(argparse.Namespace(select="*"))
+    if code == EXIT_OK:
+        print(
+            "demo users (user / password): "
+            + ", ".join(f"{name} / {password}" for name, password in users.items())
+        )
+    return code
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from orderlens.settings import Settings
+    from pipelines.status import collect_status, render_status
+
+    report = collect_status(Settings.from_env())
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(render_status(report))
+    if not report["published"]:
+        return EXIT_NOTHING_PUBLISHED
+    last = report.get("last_run") or {}
+    return EXIT_FAILED if last.get("status") == "failure" else EXIT_OK
+
+
+def _cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+    import polars as pl
+
+    from orderlens.security import safe_csv_bytes
+    from orderlens.settings import Settings
+    from orderlens.warehouse import SnapshotReader
+
+    reader = SnapshotReader(Settings.from_env().snapshot)
+    try:
+        frame = reader.query(args.sql)
+    except duckdb.Error as exc:
+        first_line = str(exc).splitlines()[0]
+        print(f"orderlens: query failed: {first_line}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "csv":
+        sys.stdout.buffer.write(safe_csv_bytes(frame))
+    elif args.format == "json":
+        print(json.dumps(frame.to_dicts(), default=str, indent=1))
+    else:
+        with pl.Config(
+            tbl_rows=args.max_rows, tbl_cols=-1, fmt_str_lengths=60, tbl_width_chars=200
+        ):
+            print(frame)
+    return EXIT_OK
+
+
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from orderlens.settings import Settings
+
+    settings = Settings.from_env()
+    app = Path(__file__).resolve().parent.parent / "dashboards" / "streamlit_app.py"
+    url = f"http://{args.host}:{args.port}"
+    print(f"OrderLens dashboard: {url}", flush=True)
+    if settings.users_file.exists():
+        print(
+            f"sign in with a user of {settings.users_file} "
+            "(demo: analyst / orderlens-demo, also reviewer, planner, admin)",
+            flush=True,
+        )
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    os.execv(sys.executable, command)
+    return EXIT_OK  # pragma: no cover - execv does not return
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Every asset and check of the code location, in layer order."""
+
+from __future__ import annotations
+
+from pipelines.defs.ingest.assets import raw_order_lines, raw_records_reconcile, reference_tables
+from pipelines.defs.marts.assets import (
+    dim_customers,
+    dim_products,
+    fct_order_lines,
+    fct_orders,
+    fct_orders_have_fx_rates,
+)
+from pipelines.defs.publish.assets import published_snapshot
+from pipelines.defs.staging.assets import staging
+
+ASSETS = [
+    raw_order_lines,
+    reference_tables,
+    staging,
+    fct_orders,
+    fct_order_lines,
+    dim_customers,
+    dim_products,
+    published_snapshot,
+]
+ASSET_CHECKS = [raw_records_reconcile, fct_orders_have_fx_rates]

@@ -1,0 +1,106 @@
+"""Ingest assets: landing files → raw layer, reference files → reference tables."""
+
+import logging
+
+import dagster as dg
+
+from orderlens.contracts import REFERENCE_INPUTS
+from orderlens.warehouse import scalar
+from pipelines.defs.ingest.landing import discover_reference, ingest_landing, load_reference
+from pipelines.defs.resources import WRITER_POOL, WarehouseResource
+
+PROGRESS = logging.getLogger("orderlens.progress")
+
+
+@dg.asset(group_name="ingest", pool=WRITER_POOL, kinds={"duckdb"})
+def raw_order_lines(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """One row per record of every generic-format order file in the landing folder.
+
+    Files already ingested (same bytes, any name) are skipped; each new file is written in
+    one transaction with its rejects and its ingestion-log row.
+    """
+    settings = warehouse.settings()
+
+    def progress(message: str) -> None:
+        context.log.info(message)
+        PROGRESS.info(message)
+
+    with warehouse.writer() as con:
+        outcomes = ingest_landing(con, settings.landing, progress)
+        totals = con.execute(
+            "SELECT count(*), coalesce(sum(records), 0), coalesce(sum(loaded), 0), "
+            "coalesce(sum(rejected), 0) FROM ingest_files WHERE source <> '_reference'"
+        ).fetchall()[0]
+    new = [o for o in outcomes if not o.skipped]
+    return dg.MaterializeResult(
+        metadata={
+            "landing": dg.MetadataValue.path(str(settings.landing)),
+            "files_seen": len(outcomes),
+            "files_new": len(new),
+            "records_new": sum(o.records for o in new),
+            "loaded_new": sum(o.loaded for o in new),
+            "rejected_new": sum(o.rejected for o in new),
+            "files_total": int(totals[0]),
+            "records_total": int(totals[1]),
+            "loaded_total": int(totals[2]),
+            "rejected_total": int(totals[3]),
+        }
+    )
+
+
+@dg.asset_check(asset=raw_order_lines, blocking=True)
+def raw_records_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Every file: records in = rows loaded + records rejected, and raw holds the loaded rows."""
+    with warehouse.writer() as con:
+        broken = con.execute("""
+            SELECT f.file_name, f.records, f.loaded, f.rejected, count(r.file_id) AS in_raw
+            FROM ingest_files f LEFT JOIN raw_order_lines r USING (file_id)
+            WHERE f.source <> '_reference'
+            GROUP BY ALL
+            HAVING f.records <> f.loaded + f.rejected OR f.loaded <> count(r.file_id)
+        """).fetchall()
+        files = scalar(con, "SELECT count(*) FROM ingest_files WHERE source <> '_reference'")
+    return dg.AssetCheckResult(
+        passed=not broken,
+        metadata={
+            "files_checked": int(files or 0),
+            "unreconciled_files": ", ".join(str(row[0]) for row in broken) or "none",
+        },
+    )
+
+
+@dg.multi_asset(
+    group_name="ingest",
+    pool=WRITER_POOL,
+    specs=[
+        dg.AssetSpec(ref.table, description=ref.description, kinds={"duckdb"})
+        for ref in REFERENCE_INPUTS
+    ],
+    can_subset=True,
+)
+def reference_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Reference inputs from ``<landing>/_reference/``, each replaced in one transaction."""
+    settings = warehouse.settings()
+    found = discover_reference(settings.landing)
+    with warehouse.writer() as con:
+        for key in context.selected_asset_keys:
+            table = key.to_user_string()
+            outcome = load_reference(con, table, found.get(table))
+            rows = int(scalar(con, f"SELECT count(*) FROM {table}") or 0)
+            message = (
+                f"{table}: no file, left empty"
+                if outcome is None
+                else f"{table}: {outcome.loaded} rows, {outcome.rejected} rejected"
+            )
+            context.log.info(message)
+            PROGRESS.info(message)
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={
+                    "rows": rows,
+                    "file": outcome.file.relative if outcome else "missing",
+                    "rejected": outcome.rejected if outcome else 0,
+                },
+            )

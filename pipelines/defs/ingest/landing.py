@@ -1,0 +1,252 @@
+"""Landing folder → raw layer: find files, parse each once, store rows and rejects.
+
+Layout: ``<landing>/<source>/<file>.csv|.parquet`` where ``<source>`` is one store or channel
+(a file directly in the landing folder belongs to source ``landing``); reference inputs live
+in ``<landing>/_reference/<name>.csv``. A file is identified by the hash of its bytes, so the
+same file dropped twice or renamed is stored once; each file is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from orderlens.contracts import GENERIC_FIELDS, ORDER_FILE_SUFFIXES, REFERENCE_INPUTS
+from orderlens.warehouse import scalar, transaction
+from pipelines.sources.generic import LINE, RECORD_NO, ParseResult, parse_file
+
+REFERENCE_FOLDER = "_reference"
+ROOT_SOURCE = "landing"
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file found in the landing folder."""
+
+    path: Path
+    relative: str
+    source: str
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What ingesting one file did."""
+
+    file: LandingFile
+    file_id: str
+    skipped: bool
+    records: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    status: str = "loaded"
+    message: str = ""
+    duration_s: float = 0.0
+
+
+def discover(landing: Path) -> list[LandingFile]:
+    """Order files in the landing folder, in a stable order (hidden files ignored)."""
+    if not landing.exists():
+        return []
+    found = []
+    for path in sorted(landing.rglob("*")):
+        relative = path.relative_to(landing)
+        if (
+            not path.is_file()
+            or path.suffix.lower() not in ORDER_FILE_SUFFIXES
+            or any(part.startswith((".", "_")) for part in relative.parts)
+        ):
+            continue
+        source = relative.parts[0] if len(relative.parts) > 1 else ROOT_SOURCE
+        found.append(LandingFile(path, relative.as_posix(), source))
+    return found
+
+
+def discover_reference(landing: Path) -> dict[str, LandingFile]:
+    """Reference files present, by reference table name."""
+    folder = landing / REFERENCE_FOLDER
+    found = {}
+    for ref in REFERENCE_INPUTS:
+        path = folder / f"{ref.file_stem}.csv"
+        if path.is_file():
+            found[ref.table] = LandingFile(
+                path, f"{REFERENCE_FOLDER}/{path.name}", REFERENCE_FOLDER
+            )
+    return found
+
+
+def file_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def already_ingested(con: duckdb.DuckDBPyConnection, file_id: str) -> bool:
+    return bool(scalar(con, "SELECT count(*) FROM ingest_files WHERE file_id = ?", [file_id]))
+
+
+def _record_file(
+    con: duckdb.DuckDBPyConnection,
+    file: LandingFile,
+    file_id: str,
+    digest: str,
+    parsed: ParseResult,
+    duration_s: float,
+) -> None:
+    """Write the file's rejects and its ingestion-log row (inside the caller's transaction)."""
+    con.execute("DELETE FROM ingest_rejects WHERE file_id = ?", [file_id])
+    if parsed.rejects:
+        con.executemany(
+            "INSERT INTO ingest_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    file_id,
+                    file.source,
+                    file.relative,
+                    r.line,
+                    r.column,
+                    r.error_type,
+                    r.reason,
+                    r.raw_text,
+                ]
+                for r in parsed.rejects
+            ],
+        )
+    con.execute("DELETE FROM ingest_files WHERE file_id = ?", [file_id])
+    con.execute(
+        "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            file_id,
+            file.source,
+            file.relative,
+            parsed.file_format,
+            digest,
+            file.path.stat().st_size,
+            parsed.records,
+            parsed.loaded,
+            parsed.rejected_records,
+            parsed.cards_redacted,
+            parsed.status,
+            "; ".join(parsed.notes) or None,
+            datetime.now(UTC),
+            round(duration_s, 3),
+        ],
+    )
+
+
+def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> FileOutcome:
+    """Parse one order file and store its rows and rejects in one transaction.
+
+    A file whose content was already ingested (under any name) is skipped.
+    """
+    started = time.perf_counter()
+    digest = file_hash(file.path)
+    file_id = digest[:16]
+    if already_ingested(con, file_id):
+        return FileOutcome(file, file_id, skipped=True, message="already ingested")
+    parsed = parse_file(con, file.path, GENERIC_FIELDS, "_parsed")
+    if not parsed.reconciles:
+        raise RuntimeError(
+            f"{file.relative}: {parsed.records} records but {parsed.loaded} loaded + "
+            f"{parsed.rejected_records} rejected; refusing to store an unreconciled file"
+        )
+    columns = ", ".join(f'"{f.name}"' for f in GENERIC_FIELDS)
+    with transaction(con):
+        con.execute("DELETE FROM raw_order_lines WHERE file_id = ?", [file_id])
+        con.execute(
+            f"INSERT INTO raw_order_lines SELECT ?, ?, {RECORD_NO}, {LINE}, {columns} "
+            f"FROM ({parsed.rows_sql})",
+            [file_id, file.source],
+        )
+        _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
+    _drop_temp(con, "_parsed")
+    return FileOutcome(
+        file,
+        file_id,
+        skipped=False,
+        records=parsed.records,
+        loaded=parsed.loaded,
+        rejected=parsed.rejected_records,
+        status=parsed.status,
+        message="; ".join(parsed.notes),
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def load_reference(
+    con: duckdb.DuckDBPyConnection, table: str, file: LandingFile | None
+) -> FileOutcome | None:
+    """Replace one reference table with the rows of its file (one transaction).
+
+    Without a file the table is left empty (created if needed), so marts can still run.
+    """
+    ref = next(r for r in REFERENCE_INPUTS if r.table == table)
+    columns = ", ".join(f'"{f.name}"' for f in ref.fields)
+    if file is None:
+        with transaction(con):
+            cols = ", ".join(f'"{f.name}" {f.type}' for f in ref.fields)
+            con.execute(f"CREATE OR REPLACE TABLE {table} ({cols})")
+        return None
+    started = time.perf_counter()
+    digest = file_hash(file.path)
+    file_id = digest[:16]
+    parsed = parse_file(con, file.path, ref.fields, f"_ref_{table}")
+    with transaction(con):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM ({parsed.rows_sql}) "
+            f"ORDER BY {', '.join(ref.key)}"
+        )
+        # Only the current version of a reference file is kept in the log.
+        con.execute(
+            "DELETE FROM ingest_rejects WHERE source = ? AND file_name = ?",
+            [file.source, file.relative],
+        )
+        con.execute(
+            "DELETE FROM ingest_files WHERE source = ? AND file_name = ?",
+            [file.source, file.relative],
+        )
+        _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
+    _drop_temp(con, f"_ref_{table}")
+    return FileOutcome(
+        file,
+        file_id,
+        skipped=False,
+        records=parsed.records,
+        loaded=parsed.loaded,
+        rejected=parsed.rejected_records,
+        status=parsed.status,
+        message="; ".join(parsed.notes),
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    for suffix in ("", "_load", "_lines", "_all"):
+        con.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
+
+
+def ingest_landing(
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> list[FileOutcome]:
+    """Ingest every order file of the landing folder that is not in the warehouse yet."""
+    outcomes = []
+    files = discover(landing)
+    for index, file in enumerate(files, start=1):
+        outcome = ingest_order_file(con, file)
+        outcomes.append(outcome)
+        if outcome.skipped:
+            progress(f"[{index}/{len(files)}] {file.relative}: unchanged, skipped")
+        else:
+            progress(
+                f"[{index}/{len(files)}] {file.relative}: {outcome.loaded:,} loaded, "
+                f"{outcome.rejected:,} rejected of {outcome.records:,} records "
+                f"({outcome.duration_s:.2f} s)"
+            )
+    return outcomes

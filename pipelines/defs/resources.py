@@ -1,0 +1,45 @@
+"""The one resource every warehouse-writing asset goes through.
+
+Settings are resolved when a step runs (from ``ORDERLENS_*`` environment variables, or the
+fields below when set), never when the code location is imported.
+"""
+
+import contextlib
+from collections.abc import Iterator
+
+import dagster as dg
+import duckdb
+
+from orderlens.settings import Settings
+from orderlens.warehouse import open_writer
+from pipelines.defs.ingest.tables import create_raw_tables
+
+WRITER_POOL = "orderlens_warehouse"
+"""Concurrency pool of every step that writes the warehouse (limit 1 in dagster.yaml)."""
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Paths and merchant settings; empty fields fall back to the environment at run time."""
+
+    landing: str = ""
+    warehouse: str = ""
+    snapshot: str = ""
+    timezone: str = ""
+    reporting_currency: str = ""
+
+    def settings(self) -> Settings:
+        return Settings.from_env(
+            landing=self.landing or None,
+            warehouse=self.warehouse or None,
+            snapshot=self.snapshot or None,
+            timezone=self.timezone or None,
+            reporting_currency=self.reporting_currency or None,
+        )
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The working warehouse, schema checked and raw tables present; closed on exit."""
+        settings = self.settings()
+        with open_writer(settings.warehouse) as con:
+            create_raw_tables(con)
+            yield con

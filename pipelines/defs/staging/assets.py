@@ -1,0 +1,41 @@
+"""Staging assets: the canonical order model, rebuilt from raw in one transaction."""
+
+import dagster as dg
+
+from pipelines.defs.ingest.assets import PROGRESS
+from pipelines.defs.resources import WRITER_POOL, WarehouseResource
+from pipelines.defs.staging.build import STAGING_TABLES, build_staging
+
+_DESCRIPTIONS = {
+    "stg_orders": "One row per order (one version per order key).",
+    "stg_order_lines": "One row per order line.",
+    "stg_customers": "One row per customer key (HMAC of e-mail, else phone).",
+    "stg_addresses": "One row per order and address type.",
+    "stg_payments": "One row per order with a payment: token, brand, last 4, BIN at most.",
+    "stg_refunds": "One row per refunded order.",
+    "stg_fulfilments": "One row per order handed to a carrier.",
+    "stg_status_events": "One row per order lifecycle event.",
+    "stg_rejects": "One row per raw line of an order held out of staging, with the reason.",
+}
+
+
+@dg.multi_asset(
+    group_name="staging",
+    pool=WRITER_POOL,
+    specs=[
+        dg.AssetSpec(
+            table, deps=["raw_order_lines"], description=_DESCRIPTIONS[table], kinds={"duckdb"}
+        )
+        for table in STAGING_TABLES
+    ],
+)
+def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Rebuild every staging table from raw in one transaction."""
+    settings = warehouse.settings()
+    with warehouse.writer() as con:
+        counts = build_staging(
+            con, timezone=settings.timezone, secret=settings.customer_key_secret()
+        )
+    PROGRESS.info("staging: %s", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    for table in STAGING_TABLES:
+        yield dg.MaterializeResult(asset_key=table, metadata={"rows": counts[table]})

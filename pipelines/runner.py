@@ -1,0 +1,127 @@
+"""Running the pipeline from the command line: a real Dagster run on a local instance.
+
+The instance lives in ``DAGSTER_HOME`` (default ``<home>/dagster``), so runs started here are
+visible in ``make dev``; telemetry is off and every warehouse writer shares a pool of one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+
+from orderlens.runlog import RunLog
+from orderlens.security import redact_card_numbers
+from orderlens.settings import Settings
+from orderlens.warehouse import (
+    SCHEMA_VERSION,
+    check_schema_version,
+    open_writer,
+    set_meta,
+    transaction,
+)
+from pipelines.defs.assets import ASSET_CHECKS, ASSETS
+from pipelines.defs.automation import RUN_ID_TAG
+from pipelines.defs.ingest.tables import RAW_TABLES
+from pipelines.defs.resources import WarehouseResource
+
+INSTANCE_CONFIG = """\
+# Written by OrderLens. Runs are local; nothing is sent anywhere.
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a pipeline run ended."""
+
+    run_id: str
+    success: bool
+    duration_s: float
+    failed_step: str | None = None
+    error: str | None = None
+    schema_error: bool = False
+
+
+def dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    """The local Dagster instance (created with telemetry off on first use)."""
+    home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_CONFIG)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def _root_cause(error: dg.SerializableErrorInfo | None) -> tuple[str, str]:
+    """Class name and message of the innermost error (what the user needs, no traceback)."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    if error is None:
+        return "", "unknown error"
+    lines = [line for line in error.message.strip().splitlines() if line.strip()]
+    message = lines[0] if lines else error.cls_name
+    return error.cls_name or "", message
+
+
+def run_pipeline(selection: str = "*", settings: Settings | None = None) -> RunOutcome:
+    """Materialize the selected assets (default: all) and record the run in the run log."""
+    settings = settings or Settings.from_env()
+    settings.ensure_dirs()
+    run_id = uuid.uuid4().hex[:12]
+    log = RunLog(settings.run_log)
+    log.start(run_id, selection)
+    started = time.perf_counter()
+    with open_writer(settings.warehouse) as con:
+        check_schema_version(con, settings.warehouse)
+    result = dg.materialize(
+        [*ASSETS, *ASSET_CHECKS],
+        selection=selection,
+        instance=dagster_instance(settings),
+        resources={"warehouse": WarehouseResource()},
+        run_config=QUIET_LOGS,
+        raise_on_error=False,
+        tags={RUN_ID_TAG: run_id},
+    )
+    duration = time.perf_counter() - started
+    if result.success:
+        log.finish(run_id, success=True)
+        return RunOutcome(run_id, True, duration)
+    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    step = failures[0].step_key if failures else None
+    cls_name, message = _root_cause(failures[0].step_failure_data.error if failures else None)
+    message, _ = redact_card_numbers(message)
+    log.finish(run_id, success=False, error_summary=message, failed_step=step)
+    return RunOutcome(
+        run_id, False, duration, step, message, schema_error=cls_name == "SchemaVersionError"
+    )
+
+
+def drop_derived_tables(warehouse: Path) -> list[str]:
+    """Drop every table but the raw layer and bring the schema version up to date."""
+    with open_writer(warehouse, check_version=False) as con, transaction(con):
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+                "AND table_type = 'BASE TABLE'"
+            ).fetchall()
+        ]
+        derived = [t for t in tables if t not in RAW_TABLES and t != "_meta"]
+        for table in derived:
+            con.execute(f'DROP TABLE "{table}"')
+        con.execute("DELETE FROM ingest_files WHERE source = '_reference'")
+        con.execute("DELETE FROM ingest_rejects WHERE source = '_reference'")
+        set_meta(con, "schema_version", str(SCHEMA_VERSION))
+    return derived

@@ -1,0 +1,462 @@
+"""Parser of the generic interchange format (CSV or Parquet) and of reference files.
+
+Path in, rows and rejects out. DuckDB does the parsing (into a temporary table of the given
+connection, so a caller can move the rows into the warehouse inside its own transaction);
+this module binds columns by name, captures every rejected record with its physical line,
+column and reason, and reconciles: records in the file = rows loaded + records rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import mmap
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from orderlens.contracts import Field
+from orderlens.security import redact_card_numbers
+from orderlens.warehouse import scalar
+from pipelines.sources.csv_records import (
+    as_utf8_bytes,
+    count_newlines,
+    detect_encoding,
+    line_of_offset,
+    scan_records,
+)
+
+RECORD_NO = "_record_no"
+LINE = "_line"
+
+_REASONS = {
+    "CAST": "value {value} is not a valid {type} for column {column}",
+    "MISSING COLUMNS": "row has fewer fields than the header (truncated or ragged row), "
+    "from column {column} on",
+    "TOO MANY COLUMNS": "row has more fields than the header",
+    "UNQUOTED VALUE": "unterminated or misplaced quote",
+    "LINE SIZE OVER MAXIMUM": "row is longer than the maximum line size",
+    "INVALID ENCODING": "bytes that are not valid UTF-8 (the file's encoding is not UTF-8 "
+    "or UTF-16 with a byte-order mark)",
+}
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One reason a record of a file could not be loaded."""
+
+    line: int
+    column: str | None
+    error_type: str
+    reason: str
+    raw_text: str | None
+
+
+@dataclass
+class ParseResult:
+    """Outcome of parsing one file: rows via ``rows_sql``; rejects and counts here."""
+
+    table: str
+    file_format: str
+    rows_sql: str = ""
+    records: int = 0
+    loaded: int = 0
+    rejected_records: int = 0
+    rejects: list[Reject] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cards_redacted: int = 0
+
+    @property
+    def status(self) -> str:
+        if self.loaded == 0 and self.rejected_records:
+            return "rejected"
+        return "partial" if self.rejected_records else "loaded"
+
+    @property
+    def reconciles(self) -> bool:
+        return self.records == self.loaded + self.rejected_records
+
+
+class HeaderError(ValueError):
+    """The file's header cannot be bound to the expected columns."""
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _typed_empty(con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field]) -> str:
+    cols = ", ".join(f"{_quote_ident(f.name)} {f.type}" for f in fields)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({RECORD_NO} BIGINT, {LINE} BIGINT, {cols})")
+    return f"SELECT * FROM {table}"
+
+
+# A run of 13-19 digits, optionally split by single spaces or dashes: a possible card number.
+_CARD_CANDIDATE = r"\d(?:[ -]?\d){12,18}"
+
+
+def redact_card_numbers_in_table(
+    con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field]
+) -> int:
+    """Replace Luhn-valid card numbers in every text column of ``table``; return how many.
+
+    A regular expression finds the few candidate rows in SQL; the Luhn check and the
+    replacement run in Python on those rows only.
+    """
+    text = [f.name for f in fields if f.type == "VARCHAR"]
+    if not text:
+        return 0
+    predicate = " OR ".join(
+        f"regexp_matches({_quote_ident(n)}, {_sql_str(_CARD_CANDIDATE)})" for n in text
+    )
+    candidates = con.execute(
+        f"SELECT rowid, {', '.join(_quote_ident(n) for n in text)} FROM {table} WHERE {predicate}"
+    ).fetchall()
+    redacted = 0
+    for row in candidates:
+        for name, value in zip(text, row[1:], strict=True):
+            clean, found = redact_card_numbers(value)
+            if found:
+                redacted += found
+                con.execute(
+                    f"UPDATE {table} SET {_quote_ident(name)} = ? WHERE rowid = ?", [clean, row[0]]
+                )
+    return redacted
+
+
+def read_header(head: bytes, encoding: str, bom: int) -> list[str]:
+    """Column names of the header line, trimmed and lower-cased."""
+    text_head = head[bom:]
+    if encoding != "utf-16" and b"\n" in text_head:
+        text_head = text_head[: text_head.index(b"\n")]
+    try:
+        text = text_head.decode("utf-16" if encoding == "utf-16" else "utf-8")
+    except UnicodeDecodeError as exc:
+        raise HeaderError(f"header is not valid {encoding} ({exc.reason})") from exc
+    first = text.splitlines()[0] if text else ""
+    if not first.strip():
+        raise HeaderError("the file is empty or its first line is blank (no header)")
+    return [name.strip().lower() for name in next(csv.reader(io.StringIO(first)))]
+
+
+def bind_header(header: Sequence[str], fields: Sequence[Field]) -> tuple[list[str], list[str]]:
+    """Check a header against the expected fields; return (missing optional, unknown) names.
+
+    Raises HeaderError when a required column is missing or a name appears twice.
+    """
+    seen: set[str] = set()
+    duplicates = sorted({n for n in header if n in seen or seen.add(n)})
+    if duplicates:
+        raise HeaderError(f"column(s) {', '.join(duplicates)} appear more than once in the header")
+    known = {f.name for f in fields}
+    missing_required = [f.name for f in fields if f.required and f.name not in seen]
+    if missing_required:
+        raise HeaderError(
+            f"required column(s) missing: {', '.join(missing_required)}"
+            + (
+                f"; unexpected column(s): {', '.join(n for n in header if n not in known)}"
+                if any(n not in known for n in header)
+                else ""
+            )
+        )
+    missing_optional = [f.name for f in fields if f.name not in seen]
+    unknown = [n for n in header if n not in known]
+    return missing_optional, unknown
+
+
+def parse_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[Field], table: str
+) -> ParseResult:
+    """Parse a CSV file: rows via ``result.rows_sql`` (``_record_no``, ``_line``, fields)."""
+    result = ParseResult(table=table, file_format="csv")
+    size = path.stat().st_size
+    if size == 0:
+        result.rows_sql = _typed_empty(con, table, fields)
+        result.notes.append("empty file (no header, no records)")
+        return result
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        encoding, bom = detect_encoding(mm[:4])
+        try:
+            header = read_header(mm[: min(size, 1 << 20)], encoding, bom)
+            missing_optional, unknown = bind_header(header, fields)
+        except HeaderError as exc:
+            _reject_whole_file(con, mm, encoding, fields, table, result, str(exc))
+            return result
+        if unknown:
+            result.notes.append(f"ignored unknown column(s): {', '.join(unknown)}")
+        try:
+            errors = _duckdb_read(con, path, encoding, header, missing_optional, fields, table)
+            data: bytes | mmap.mmap = as_utf8_bytes(mm[:], encoding) if bom == 2 else mm
+        except duckdb.InvalidInputException as exc:
+            if "state machine" not in str(exc):
+                _reject_whole_file(
+                    con,
+                    mm,
+                    encoding,
+                    fields,
+                    table,
+                    result,
+                    f"unreadable CSV: {str(exc).splitlines()[0]}",
+                )
+                return result
+            # Mixed line endings (CRLF and LF in one file) stop DuckDB's strict parser; the
+            # same bytes with CRLF as LF keep every line number and every value.
+            data = as_utf8_bytes(mm[:], encoding).replace(b"\r\n", b"\n")
+            result.notes.append("mixed line endings (CRLF and LF) were read as LF")
+            with tempfile.TemporaryDirectory(prefix="orderlens-") as tmp:
+                normalised = Path(tmp) / path.name
+                normalised.write_bytes(data)
+                errors = _duckdb_read(
+                    con, normalised, "utf-8", header, missing_optional, fields, table
+                )
+        _number_records(con, data, errors, fields, table, result)
+    result.rows_sql = (
+        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* FROM {table}_load t POSITIONAL JOIN {table}_lines l"
+    )
+    result.cards_redacted = redact_card_numbers_in_table(con, f"{table}_load", fields)
+    return result
+
+
+def _duckdb_read(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    encoding: str,
+    header: Sequence[str],
+    missing_optional: Sequence[str],
+    fields: Sequence[Field],
+    table: str,
+) -> list[tuple]:
+    """Read the file with explicit types bound by header name; return DuckDB's rejects."""
+    by_name = {f.name: f for f in fields}
+    columns = ", ".join(
+        f"{_sql_str(name)}: {_sql_str(by_name[name].type if name in by_name else 'VARCHAR')}"
+        for name in header
+    )
+    select = ", ".join(
+        _quote_ident(f.name)
+        if f.name not in missing_optional
+        else f"CAST(NULL AS {f.type}) AS {_quote_ident(f.name)}"
+        for f in fields
+    )
+    rejects_table, scan_table = f"{table}_rej", f"{table}_rej_scan"
+    con.execute(f"DROP TABLE IF EXISTS {rejects_table}")
+    con.execute(f"DROP TABLE IF EXISTS {scan_table}")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table}_load AS SELECT {select} FROM read_csv("
+            f"{_sql_str(str(path))}, auto_detect = false, header = true, delim = ',', "
+            f"quote = '\"', escape = '\"', strict_mode = true, "
+            f"encoding = {_sql_str(encoding)}, columns = {{{columns}}}, store_rejects = true, "
+            f"rejects_table = {_sql_str(rejects_table)}, rejects_scan = {_sql_str(scan_table)})"
+        )
+        return con.execute(
+            f"SELECT line_byte_position, byte_position, column_name, error_type::VARCHAR, "
+            f"csv_line, error_message FROM {rejects_table} ORDER BY line_byte_position"
+        ).fetchall()
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {rejects_table}")
+        con.execute(f"DROP TABLE IF EXISTS {scan_table}")
+
+
+def _number_records(
+    con: duckdb.DuckDBPyConnection,
+    data: bytes | mmap.mmap,
+    errors: list[tuple],
+    fields: Sequence[Field],
+    table: str,
+    result: ParseResult,
+) -> None:
+    """Count records, map loaded rows and rejects to physical lines, collect the rejects."""
+    result.loaded = int(scalar(con, f"SELECT count(*) FROM {table}_load"))
+    reject_starts = sorted({int(e[0]) for e in errors})
+    result.rejected_records = len(reject_starts)
+    newline_count = count_newlines(data)
+    ends_open = len(data) > 0 and data[-1:] != b"\n"
+    physical_records = newline_count + (1 if ends_open else 0) - 1
+    reject_lines = line_of_offset(data, reject_starts) if reject_starts else []
+    if physical_records == result.loaded + result.rejected_records:
+        # No blank lines and no quoted line breaks: record k starts on line k + 1.
+        result.records = physical_records
+        loaded_lines = _loaded_record_lines_simple(result.records, reject_lines)
+    else:
+        layout = scan_records(bytes(data))
+        result.records = layout.records
+        is_rejected = np.isin(layout.starts, np.asarray(reject_starts, dtype=np.int64))
+        loaded_lines = layout.lines[~is_rejected]
+        if loaded_lines.size != result.loaded:
+            result.notes.append(
+                "could not map every loaded row to its physical line; lines are approximate"
+            )
+            loaded_lines = np.resize(loaded_lines, result.loaded)
+    line_by_start = dict(zip(reject_starts, reject_lines, strict=True))
+    seen_missing: set[int] = set()
+    for start, _pos, column, error_type, csv_line, message in errors:
+        if error_type == "MISSING COLUMNS":
+            # DuckDB reports each absent column; one reject per record says it all.
+            if int(start) in seen_missing:
+                continue
+            seen_missing.add(int(start))
+        result.rejects.append(
+            _reject(line_by_start[int(start)], column, error_type, csv_line, message, fields)
+        )
+    _attach_lines(con, table, loaded_lines)
+
+
+def _loaded_record_lines_simple(records: int, reject_lines: list[int]) -> np.ndarray:
+    all_lines = np.arange(2, records + 2, dtype=np.int64)
+    if not reject_lines:
+        return all_lines
+    return all_lines[~np.isin(all_lines, np.asarray(reject_lines, dtype=np.int64))]
+
+
+def _attach_lines(con: duckdb.DuckDBPyConnection, table: str, lines: np.ndarray) -> None:
+    """Record the physical line of each loaded row (rows keep file order: positional join)."""
+    import pyarrow as pa
+
+    numbers = pa.table(
+        {
+            RECORD_NO: np.arange(1, lines.size + 1, dtype=np.int64),
+            LINE: np.asarray(lines, dtype=np.int64),
+        }
+    )
+    con.register("_line_map", numbers)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_lines AS SELECT * FROM _line_map")
+    finally:
+        con.unregister("_line_map")
+
+
+def _reject(
+    line: int,
+    column: str | None,
+    error_type: str,
+    csv_line: str | None,
+    message: str,
+    fields: Sequence[Field],
+) -> Reject:
+    by_name = {f.name: f for f in fields}
+    raw_text, _ = redact_card_numbers(csv_line.strip("\r\n") if csv_line else None)
+    if error_type == "CAST" and column:
+        value = message.split('Could not convert string "', 1)[-1].split('" to', 1)[0]
+        value, _ = redact_card_numbers(value)
+        field_type = by_name[column].type if column in by_name else "value"
+        reason = _REASONS["CAST"].format(value=repr(value), type=field_type, column=column)
+    else:
+        reason = _REASONS.get(error_type, message).format(column=column)
+    return Reject(line=line, column=column, error_type=error_type, reason=reason, raw_text=raw_text)
+
+
+def _reject_whole_file(
+    con: duckdb.DuckDBPyConnection,
+    mm: mmap.mmap,
+    encoding: str,
+    fields: Sequence[Field],
+    table: str,
+    result: ParseResult,
+    reason: str,
+) -> None:
+    """A header that cannot be bound rejects every record of the file, each by its line."""
+    result.rows_sql = _typed_empty(con, table, fields)
+    layout = scan_records(as_utf8_bytes(mm[:], encoding))
+    result.records = layout.records
+    result.rejected_records = layout.records
+    result.notes.append(f"file rejected: {reason}")
+    result.rejects.append(Reject(1, None, "HEADER", reason, None))
+    result.rejects.extend(
+        Reject(
+            int(line), None, "HEADER", "not loaded: the file's header was rejected (line 1)", None
+        )
+        for line in layout.lines
+    )
+
+
+def parse_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[Field], table: str
+) -> ParseResult:
+    """Parse a Parquet file; ``line`` is the 1-based row number within the file."""
+    result = ParseResult(table=table, file_format="parquet")
+    src = _sql_str(str(path))
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({src})").fetchall()
+    except duckdb.Error as exc:
+        result.rows_sql = _typed_empty(con, table, fields)
+        result.notes.append(f"file rejected: not a readable Parquet file ({exc})")
+        result.rejects.append(Reject(1, None, "FORMAT", "not a readable Parquet file", None))
+        return result
+    header = [str(row[0]).strip().lower() for row in described]
+    actual = {str(row[0]).strip().lower(): str(row[0]) for row in described}
+    total = int(scalar(con, f"SELECT count(*) FROM read_parquet({src})"))
+    try:
+        missing_optional, unknown = bind_header(header, fields)
+    except HeaderError as exc:
+        result.rows_sql = _typed_empty(con, table, fields)
+        result.records = result.rejected_records = total
+        result.notes.append(f"file rejected: {exc}")
+        result.rejects.append(Reject(1, None, "HEADER", str(exc), None))
+        return result
+    if unknown:
+        result.notes.append(f"ignored unknown column(s): {', '.join(unknown)}")
+    present = [f for f in fields if f.name not in missing_optional]
+    casts = ", ".join(
+        f"TRY_CAST({_quote_ident(actual[f.name])} AS {f.type}) AS {_quote_ident(f.name)}"
+        if f.name not in missing_optional
+        else f"CAST(NULL AS {f.type}) AS {_quote_ident(f.name)}"
+        for f in fields
+    )
+    failures = (
+        " OR ".join(
+            f"({_quote_ident(actual[f.name])} IS NOT NULL AND "
+            f"TRY_CAST({_quote_ident(actual[f.name])} AS {f.type}) IS NULL)"
+            for f in present
+        )
+        or "false"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table}_all AS SELECT file_row_number + 1 AS {LINE}, "
+        f"({failures}) AS _bad, * FROM read_parquet({src}, file_row_number = true)"
+    )
+    bad_rows = con.sql(f"SELECT * FROM {table}_all WHERE _bad").pl()
+    for row in bad_rows.iter_rows(named=True):
+        for f in present:
+            value = row[actual[f.name]]
+            if value is None:
+                continue
+            if not scalar(con, f"SELECT TRY_CAST(? AS {f.type}) IS NOT NULL", [str(value)]):
+                shown, _ = redact_card_numbers(str(value))
+                result.rejects.append(
+                    Reject(
+                        int(row[LINE]),
+                        f.name,
+                        "CAST",
+                        _REASONS["CAST"].format(value=repr(shown), type=f.type, column=f.name),
+                        None,
+                    )
+                )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER (ORDER BY {LINE}) "
+        f"AS {RECORD_NO}, {LINE}, {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE}"
+    )
+    con.execute(f"DROP TABLE IF EXISTS {table}_all")
+    result.rows_sql = f"SELECT * FROM {table}"
+    result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
+    result.records = total
+    result.rejected_records = bad_rows.height
+    result.loaded = total - bad_rows.height
+    return result
+
+
+def parse_file(
+    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[Field], table: str
+) -> ParseResult:
+    """Parse a landing file by its suffix (.csv or .parquet)."""
+    if path.suffix.lower() == ".parquet":
+        return parse_parquet(con, path, fields, table)
+    return parse_csv(con, path, fields, table)
