@@ -3,8 +3,10 @@
 Two modes, chosen by ``ORDERLENS_AUTH`` (read at run time):
 
 * ``local`` (default, the demo mode): a sign-in form checked against the users file
-  (``Settings.users_file``, see :mod:`orderlens.users`). The signed-in user lives in this
-  browser session's ``st.session_state`` only; reloading the page signs out.
+  (``Settings.users_file``, see :mod:`orderlens.users`). Only the username is kept, in this
+  browser session's ``st.session_state`` (reloading the page signs out); name and role are
+  read from the users file again on every run, so removing a user or changing a role takes
+  effect at once.
 * ``oidc`` (production): Streamlit's built-in OpenID Connect sign-in, ``st.login()`` /
   ``st.user``, configured in ``.streamlit/secrets.toml`` under ``[auth]`` (``redirect_uri``,
   ``cookie_secret``, ``client_id``, ``client_secret``, ``server_metadata_url``). The identity
@@ -26,7 +28,7 @@ import streamlit as st
 import yaml
 
 from orderlens.settings import Settings
-from orderlens.users import Page, Role, User, UsersFileError, authenticate
+from orderlens.users import Page, Role, User, UsersFileError, authenticate, load_users
 
 SESSION_KEY = "orderlens_user"
 _FAILURES_KEY = "orderlens_signin_failures"
@@ -42,12 +44,8 @@ def auth_mode() -> str:
 
 
 def _store(user: User) -> None:
-    # Plain values, so a reloaded users module can never leave a stale class in the session.
-    st.session_state[SESSION_KEY] = {
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": str(user.role),
-    }
+    # Only the username: name and role are looked up again on every run (see current_user).
+    st.session_state[SESSION_KEY] = {"username": user.username}
 
 
 def current_user() -> User | None:
@@ -55,12 +53,16 @@ def current_user() -> User | None:
     if auth_mode() == "oidc":
         return _oidc_user()
     stored = st.session_state.get(SESSION_KEY)
-    if not isinstance(stored, dict):
+    if not isinstance(stored, dict) or not isinstance(stored.get("username"), str):
         return None
+    # Re-read the users file on every run: a removed user is signed out and a changed role
+    # applies at once. An unreadable file signs everyone out rather than trusting the session.
     try:
-        return User(stored["username"], stored["display_name"], Role(stored["role"]))
-    except (KeyError, ValueError):
+        users = load_users(Settings.from_env().users_file)
+    except UsersFileError:
         return None
+    entry = users.get(stored["username"])
+    return entry.user() if entry is not None else None
 
 
 def require_page(page: Page) -> User:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import streamlit as st
 
 from dashboards import auth, queries
@@ -83,7 +84,16 @@ def main() -> None:
         )
     current = st.navigation(pages)
     _sidebar(user)
-    current.run()
+    try:
+        current.run()
+    except duckdb.Error as exc:
+        # A snapshot from another release (missing table or column) or a damaged file: say so
+        # instead of showing a traceback.
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        st.error(
+            f"The published snapshot could not be read ({type(exc).__name__}: {first_line}). "
+            "Publish it again with `orderlens run`."
+        )
 
 
 if __name__ == "__main__":

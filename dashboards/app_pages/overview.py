@@ -88,11 +88,18 @@ def _render_kpis(k: Kpis, currency: str) -> None:
 
 
 def _daily(start: date, end: date, exclude_cancelled: bool) -> pl.DataFrame:
+    """Orders and revenue per day and channel; days without orders are 0 (continuous lines)."""
     return queries.query(
-        "SELECT order_date, channel, count(*) AS orders, "
-        "CAST(sum(total_reporting) AS DOUBLE) AS revenue "
-        f"FROM fct_orders WHERE {_RANGE} GROUP BY ALL ORDER BY order_date, channel",
-        (start, end, exclude_cancelled),
+        "WITH days AS (SELECT CAST(unnest(generate_series(CAST(? AS DATE), CAST(? AS DATE), "
+        "INTERVAL 1 DAY)) AS DATE) AS order_date), "
+        f"channels AS (SELECT DISTINCT channel FROM fct_orders WHERE {_RANGE}), "
+        "agg AS (SELECT order_date, channel, count(*) AS orders, sum(total_reporting) AS revenue "
+        f"FROM fct_orders WHERE {_RANGE} GROUP BY ALL) "
+        "SELECT d.order_date, c.channel, coalesce(a.orders, 0) AS orders, "
+        "CAST(coalesce(a.revenue, 0) AS DOUBLE) AS revenue "
+        "FROM days d CROSS JOIN channels c LEFT JOIN agg a USING (order_date, channel) "
+        "ORDER BY d.order_date, c.channel",
+        (start, end, start, end, exclude_cancelled, start, end, exclude_cancelled),
     )
 
 
