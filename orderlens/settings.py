@@ -64,6 +64,9 @@ class Settings:
         straight through.
         """
         env = os.environ if env is None else env
+        if overrides.get("home") is not None:
+            # Every default path follows the home folder, as if ORDERLENS_HOME were set.
+            env = {**env, "ORDERLENS_HOME": str(overrides.pop("home"))}
         home = _path(env, "ORDERLENS_HOME", Path("~/.orderlens").expanduser().resolve())
         settings = cls(
             home=home,

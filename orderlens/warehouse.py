@@ -54,9 +54,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
 
 
-def scalar(
-    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None
-) -> Any:
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> Any:
     """First column of the first row, or None. Fetches the whole result so the connection is
     free again (DuckDB 2 streams results: an unread one keeps the connection busy)."""
     rows = con.execute(sql, params or []).fetchall()
@@ -77,9 +75,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 def read_schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """The schema version recorded in the file, or None for a new, empty file."""
-    found = scalar(
-        con, "SELECT count(*) FROM information_schema.tables WHERE table_name = '_meta'"
-    )
+    found = scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = '_meta'")
     if not found:
         return None
     value = scalar(con, "SELECT value FROM _meta WHERE key = 'schema_version'")
@@ -233,3 +229,40 @@ class SnapshotReader:
             if read_schema_version(con) is None:
                 return {}
             return dict(con.execute("SELECT key, value FROM _meta").fetchall())
+
+
+VOLATILE_COLUMNS: frozenset[str] = frozenset({"ingested_at", "duration_s"})
+"""Columns that record when or how fast something ran; left out of content hashes."""
+
+
+def content_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """An order-independent hash of every table's content, by table name.
+
+    Load times, durations and the publish time are left out, so re-running on the same input
+    must give the same hashes.
+    """
+    hashes = {}
+    tables = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name"
+        ).fetchall()
+    ]
+    for table in tables:
+        columns = [
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+        kept = ", ".join(f'"{c}"' for c in columns if c not in VOLATILE_COLUMNS)
+        where = " WHERE key <> 'published_at'" if table == "_meta" else ""
+        count, total = con.execute(
+            f"SELECT count(*), coalesce(sum(hash(struct_pack({kept}))::HUGEINT), 0) "
+            f'FROM "{table}"{where}'
+        ).fetchall()[0]
+        hashes[table] = f"{count}:{total}"
+    return hashes

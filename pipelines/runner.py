@@ -75,8 +75,15 @@ def _root_cause(error: dg.SerializableErrorInfo | None) -> tuple[str, str]:
     return error.cls_name or "", message
 
 
-def run_pipeline(selection: str = "*", settings: Settings | None = None) -> RunOutcome:
-    """Materialize the selected assets (default: all) and record the run in the run log."""
+def run_pipeline(
+    selection: str = "*",
+    settings: Settings | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> RunOutcome:
+    """Materialize the selected assets (default: all) and record the run in the run log.
+
+    Tests pass an ephemeral instance; the command line uses the local persistent one.
+    """
     settings = settings or Settings.from_env()
     settings.ensure_dirs()
     run_id = uuid.uuid4().hex[:12]
@@ -88,8 +95,8 @@ def run_pipeline(selection: str = "*", settings: Settings | None = None) -> RunO
     result = dg.materialize(
         [*ASSETS, *ASSET_CHECKS],
         selection=selection,
-        instance=dagster_instance(settings),
-        resources={"warehouse": WarehouseResource()},
+        instance=instance or dagster_instance(settings),
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
         run_config=QUIET_LOGS,
         raise_on_error=False,
         tags={RUN_ID_TAG: run_id},

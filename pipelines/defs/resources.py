@@ -21,6 +21,7 @@ WRITER_POOL = "orderlens_warehouse"
 class WarehouseResource(dg.ConfigurableResource):
     """Paths and merchant settings; empty fields fall back to the environment at run time."""
 
+    home: str = ""
     landing: str = ""
     warehouse: str = ""
     snapshot: str = ""
@@ -29,11 +30,24 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def settings(self) -> Settings:
         return Settings.from_env(
+            home=self.home or None,
             landing=self.landing or None,
             warehouse=self.warehouse or None,
             snapshot=self.snapshot or None,
             timezone=self.timezone or None,
             reporting_currency=self.reporting_currency or None,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WarehouseResource":
+        """A resource pinned to already-resolved settings (CLI runs and tests)."""
+        return cls(
+            home=str(settings.home),
+            landing=str(settings.landing),
+            warehouse=str(settings.warehouse),
+            snapshot=str(settings.snapshot),
+            timezone=settings.timezone,
+            reporting_currency=settings.reporting_currency,
         )
 
     @contextlib.contextmanager

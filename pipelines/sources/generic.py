@@ -13,7 +13,7 @@ import io
 import mmap
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -29,6 +29,8 @@ from pipelines.sources.csv_records import (
     line_of_offset,
     scan_records,
 )
+
+_TRUNCATION = frozenset({"MISSING COLUMNS", "UNQUOTED VALUE"})
 
 RECORD_NO = "_record_no"
 LINE = "_line"
@@ -259,7 +261,7 @@ def _duckdb_read(
         )
         return con.execute(
             f"SELECT line_byte_position, byte_position, column_name, error_type::VARCHAR, "
-            f"csv_line, error_message FROM {rejects_table} ORDER BY line_byte_position"
+            f"csv_line, error_message FROM {rejects_table} ORDER BY line_byte_position, column_idx"
         ).fetchall()
     finally:
         con.execute(f"DROP TABLE IF EXISTS {rejects_table}")
@@ -289,7 +291,14 @@ def _number_records(
     else:
         layout = scan_records(bytes(data))
         result.records = layout.records
-        is_rejected = np.isin(layout.starts, np.asarray(reject_starts, dtype=np.int64))
+        # DuckDB's byte position falls inside the record's first line (not always on its
+        # first byte): a reject belongs to the last record starting at or before it.
+        owners = (
+            np.searchsorted(layout.starts, np.asarray(reject_starts, dtype=np.int64), side="right")
+            - 1
+        )
+        is_rejected = np.zeros(layout.starts.size, dtype=bool)
+        is_rejected[owners[owners >= 0]] = True
         loaded_lines = layout.lines[~is_rejected]
         if loaded_lines.size != result.loaded:
             result.notes.append(
@@ -304,9 +313,12 @@ def _number_records(
             if int(start) in seen_missing:
                 continue
             seen_missing.add(int(start))
-        result.rejects.append(
-            _reject(line_by_start[int(start)], column, error_type, csv_line, message, fields)
-        )
+        reject = _reject(line_by_start[int(start)], column, error_type, csv_line, message, fields)
+        if ends_open and int(start) == reject_starts[-1] and error_type in _TRUNCATION:
+            reject = replace(
+                reject, reason=f"truncated last row (the file ends mid-record): {reject.reason}"
+            )
+        result.rejects.append(reject)
     _attach_lines(con, table, loaded_lines)
 
 
@@ -405,16 +417,24 @@ def parse_parquet(
     if unknown:
         result.notes.append(f"ignored unknown column(s): {', '.join(unknown)}")
     present = [f for f in fields if f.name not in missing_optional]
+    parquet_types = {str(row[0]).strip().lower(): str(row[1]) for row in described}
+
+    def source(f: Field) -> str:
+        # Text columns of a typed field: an empty string means "no value", as in CSV.
+        column = _quote_ident(actual[f.name])
+        if parquet_types[f.name] == "VARCHAR" and f.type != "VARCHAR":
+            return f"nullif(trim({column}), '')"
+        return column
+
     casts = ", ".join(
-        f"TRY_CAST({_quote_ident(actual[f.name])} AS {f.type}) AS {_quote_ident(f.name)}"
+        f"TRY_CAST({source(f)} AS {f.type}) AS {_quote_ident(f.name)}"
         if f.name not in missing_optional
         else f"CAST(NULL AS {f.type}) AS {_quote_ident(f.name)}"
         for f in fields
     )
     failures = (
         " OR ".join(
-            f"({_quote_ident(actual[f.name])} IS NOT NULL AND "
-            f"TRY_CAST({_quote_ident(actual[f.name])} AS {f.type}) IS NULL)"
+            f"({source(f)} IS NOT NULL AND TRY_CAST({source(f)} AS {f.type}) IS NULL)"
             for f in present
         )
         or "false"
@@ -427,7 +447,7 @@ def parse_parquet(
     for row in bad_rows.iter_rows(named=True):
         for f in present:
             value = row[actual[f.name]]
-            if value is None:
+            if value is None or (isinstance(value, str) and not value.strip()):
                 continue
             if not scalar(con, f"SELECT TRY_CAST(? AS {f.type}) IS NOT NULL", [str(value)]):
                 shown, _ = redact_card_numbers(str(value))

@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 from orderlens.contracts import GENERIC_ORDER_FIELDS
-from orderlens.security import customer_key_sql, normalise_phone
+from orderlens.security import customer_key_sql, normalise_email_sql, normalise_phone
 from orderlens.warehouse import scalar, transaction
 
 STAGING_TABLES: tuple[str, ...] = (
@@ -159,8 +159,7 @@ SELECT order_key, min(reason) AS reason FROM (
     UNION ALL
     SELECT order_key, reason FROM _line_problems
 ) WHERE reason IS NOT NULL GROUP BY order_key""")
-    email = "lower(trim(o.customer_email))"
-    key = customer_key_sql("nullif(" + email + ", '')", "p.e164", secret)
+    key = customer_key_sql(normalise_email_sql("o.customer_email"), "p.e164", secret)
     offset = _offset_minutes("o.created_at")
     with transaction(con):
         con.execute(f"""
@@ -206,7 +205,7 @@ ORDER BY l.order_key, line_number""")
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_customers AS
 SELECT s.customer_key,
-       arg_max(nullif(lower(trim(o.customer_email)), ''), s.created_at) AS email,
+       arg_max({normalise_email_sql("o.customer_email")}, s.created_at) AS email,
        arg_max(p.e164, s.created_at) FILTER (WHERE p.e164 IS NOT NULL) AS phone,
        arg_max(nullif(trim(concat_ws(' ', o.customer_first_name, o.customer_last_name)), ''),
                s.created_at) AS name,
