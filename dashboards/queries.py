@@ -30,8 +30,9 @@ from orderlens.warehouse import (
     WarehouseError,
 )
 
+# ``--landing`` is a global option of the CLI, so it comes before the ``run`` subcommand.
 NOTHING_PUBLISHED = (
-    "Nothing published yet: run `orderlens run --landing DIR` or `make demo`, "
+    "Nothing published yet: run `orderlens --landing DIR run` or `make demo`, "
     "then reload this page."
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -184,8 +185,6 @@ def test_analyst_sees_overview_kpis_equal_to_sql(env: Env) -> None:
 
 def test_overview_date_range_filters_kpis(env: Env) -> None:
     at = sign_in("analyst")
-    from datetime import date
-
     at.date_input(key="overview_dates").set_value((date(2024, 3, 2), date(2024, 3, 2))).run()
     # #1002 (EUR 50 at 1.1 = 55.00) and #1003 (20.50).
     assert kpi_markers(at) == {"orders": "2", "revenue": "75.50", "aov": "37.75"}
@@ -337,3 +336,20 @@ def test_a_snapshot_missing_a_table_gives_a_message_not_a_traceback(
     monkeypatch.setenv("ORDERLENS_SNAPSHOT", str(snapshot))
     at = open_page(sign_in("analyst"), "ingestion")
     assert any("could not be read" in e.value for e in at.error)
+
+
+def test_a_new_publish_is_shown_on_the_next_run(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = build_snapshot(tmp_path / "own" / "orderlens.duckdb")
+    monkeypatch.setenv("ORDERLENS_SNAPSHOT", str(snapshot))
+    at = sign_in("analyst")
+    at.date_input(key="overview_dates").set_value((date(2024, 3, 4), date(2024, 3, 4))).run()
+    assert kpi_markers(at)["orders"] == "1"
+    # A narrower snapshot is published (the cache key is the snapshot's version token).
+    con = duckdb.connect(str(snapshot))
+    con.execute("DELETE FROM fct_orders WHERE order_date > DATE '2024-03-02'")
+    con.close()
+    at.run()
+    assert not at.exception
+    assert kpi_markers(at) == {"orders": "3", "revenue": "175.50", "aov": "58.50"}
