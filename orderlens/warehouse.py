@@ -22,10 +22,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import polars as pl
+if TYPE_CHECKING:
+    import duckdb
+    import polars as pl
 
 SCHEMA_VERSION = 1
 """Bumped whenever a table's shape changes; ``orderlens rebuild`` brings older files up."""
@@ -51,6 +52,8 @@ class SnapshotMissingError(WarehouseError):
 
 def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file with extension downloads switched off."""
+    import duckdb
+
     return duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
 
 
@@ -118,6 +121,8 @@ def open_writer(
     Another process holding the file (a second pipeline run, or a stray reader) is waited
     for briefly, then reported by name instead of as a raw lock error.
     """
+    import duckdb
+
     path.parent.mkdir(parents=True, exist_ok=True)
     con: duckdb.DuckDBPyConnection | None = None
     for attempt in range(retries + 1):

@@ -6,13 +6,15 @@ fields below when set), never when the code location is imported.
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import duckdb
 
 from orderlens.settings import Settings
-from orderlens.warehouse import open_writer
 from pipelines.defs.ingest.tables import create_raw_tables
+
+if TYPE_CHECKING:
+    import duckdb
 
 WRITER_POOL = "orderlens_warehouse"
 """Concurrency pool of every step that writes the warehouse (limit 1 in dagster.yaml)."""
@@ -51,8 +53,10 @@ class WarehouseResource(dg.ConfigurableResource):
         )
 
     @contextlib.contextmanager
-    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def writer(self) -> Iterator["duckdb.DuckDBPyConnection"]:
         """The working warehouse, schema checked and raw tables present; closed on exit."""
+        from orderlens.warehouse import open_writer
+
         settings = self.settings()
         with open_writer(settings.warehouse) as con:
             create_raw_tables(con)

@@ -6,7 +6,6 @@ import dagster as dg
 
 from orderlens.contracts import REFERENCE_INPUTS
 from orderlens.warehouse import scalar
-from pipelines.defs.ingest.landing import discover_reference, ingest_landing, load_reference
 from pipelines.defs.resources import WRITER_POOL, WarehouseResource
 
 PROGRESS = logging.getLogger("orderlens.progress")
@@ -21,6 +20,8 @@ def raw_order_lines(
     Files already ingested (same bytes, any name) are skipped; each new file is written in
     one transaction with its rejects and its ingestion-log row.
     """
+    from pipelines.defs.ingest.landing import ingest_landing
+
     settings = warehouse.settings()
 
     def progress(message: str) -> None:
@@ -82,6 +83,8 @@ def raw_records_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 )
 def reference_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Reference inputs from ``<landing>/_reference/``, each replaced in one transaction."""
+    from pipelines.defs.ingest.landing import discover_reference, load_reference
+
     settings = warehouse.settings()
     found = discover_reference(settings.landing)
     with warehouse.writer() as con:

@@ -5,9 +5,12 @@ These are the only tables a rebuild keeps: everything downstream is derived from
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
 
 from orderlens.contracts import GENERIC_FIELDS, REFERENCE_INPUTS
+
+if TYPE_CHECKING:
+    import duckdb
 
 RAW_TABLES: tuple[str, ...] = ("raw_order_lines", "ingest_files", "ingest_rejects")
 """Tables that hold received data; ``orderlens rebuild`` keeps them and derives the rest."""

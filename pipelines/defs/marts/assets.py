@@ -4,12 +4,6 @@ import dagster as dg
 
 from orderlens.warehouse import scalar
 from pipelines.defs.ingest.assets import PROGRESS
-from pipelines.defs.marts.build import (
-    build_dim_customers,
-    build_dim_products,
-    build_fct_order_lines,
-    build_fct_orders,
-)
 from pipelines.defs.resources import WRITER_POOL, WarehouseResource
 
 
@@ -28,6 +22,8 @@ from pipelines.defs.resources import WRITER_POOL, WarehouseResource
 )
 def fct_orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per order, with its total in the reporting currency (NULL without a rate)."""
+    from pipelines.defs.marts.build import build_fct_orders
+
     settings = warehouse.settings()
     with warehouse.writer() as con:
         rows = build_fct_orders(con, settings.reporting_currency)
@@ -59,6 +55,8 @@ def fct_orders_have_fx_rates(warehouse: WarehouseResource) -> dg.AssetCheckResul
 )
 def fct_order_lines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per order line, with the order's day, channel and currency."""
+    from pipelines.defs.marts.build import build_fct_order_lines
+
     with warehouse.writer() as con:
         rows = build_fct_order_lines(con)
     return dg.MaterializeResult(metadata={"rows": rows})
@@ -69,6 +67,8 @@ def fct_order_lines(warehouse: WarehouseResource) -> dg.MaterializeResult:
 )
 def dim_customers(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per customer key, across channels."""
+    from pipelines.defs.marts.build import build_dim_customers
+
     with warehouse.writer() as con:
         rows = build_dim_customers(con)
     return dg.MaterializeResult(metadata={"rows": rows})
@@ -79,6 +79,8 @@ def dim_customers(warehouse: WarehouseResource) -> dg.MaterializeResult:
 )
 def dim_products(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per SKU in the catalogue or sold."""
+    from pipelines.defs.marts.build import build_dim_products
+
     with warehouse.writer() as con:
         rows = build_dim_products(con)
     return dg.MaterializeResult(metadata={"rows": rows})

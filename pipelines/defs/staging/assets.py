@@ -4,7 +4,7 @@ import dagster as dg
 
 from pipelines.defs.ingest.assets import PROGRESS
 from pipelines.defs.resources import WRITER_POOL, WarehouseResource
-from pipelines.defs.staging.build import STAGING_TABLES, build_staging
+from pipelines.defs.staging.tables import STAGING_TABLES
 
 _DESCRIPTIONS = {
     "stg_orders": "One row per order (one version per order key).",
@@ -31,6 +31,8 @@ _DESCRIPTIONS = {
 )
 def staging(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     """Rebuild every staging table from raw in one transaction."""
+    from pipelines.defs.staging.build import build_staging
+
     settings = warehouse.settings()
     with warehouse.writer() as con:
         counts = build_staging(

@@ -26,18 +26,7 @@ import polars as pl
 from orderlens.contracts import GENERIC_ORDER_FIELDS
 from orderlens.security import customer_key_sql, normalise_email_sql, normalise_phone
 from orderlens.warehouse import scalar, transaction
-
-STAGING_TABLES: tuple[str, ...] = (
-    "stg_orders",
-    "stg_order_lines",
-    "stg_customers",
-    "stg_addresses",
-    "stg_payments",
-    "stg_refunds",
-    "stg_fulfilments",
-    "stg_status_events",
-    "stg_rejects",
-)
+from pipelines.defs.staging.tables import STAGING_TABLES
 
 _TIMESTAMP_FIELDS = (
     "created_at",
