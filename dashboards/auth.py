@@ -19,6 +19,7 @@ see it, whatever the navigation shows.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -147,6 +148,12 @@ def _oidc_sign_in() -> None:
             st.logout()
         return
     st.caption("Sign in with your company account.")
+    if importlib.util.find_spec("authlib") is None:
+        st.error(
+            "ORDERLENS_AUTH=oidc needs Authlib, which is not installed (add `streamlit[auth]` "
+            "to the dependencies), and an `[auth]` section in .streamlit/secrets.toml."
+        )
+        return
     if st.button("Sign in", type="primary"):
         st.login()
 
