@@ -124,6 +124,15 @@ GENERIC_FIELDS: tuple[Field, ...] = GENERIC_ORDER_FIELDS + GENERIC_LINE_FIELDS
 the order's later lines (the first non-blank value wins). Columns are bound by name, in any
 order; unknown columns are reported and ignored; a missing required column rejects the file."""
 
+IDENTIFIER_FIELDS: frozenset[str] = frozenset({
+    "source_order_id", "order_number", "customer_id", "customer_phone", "shipping_phone",
+    "payment_token", "card_last4", "card_bin", "device_id", "client_ip", "tracking_number",
+    "sku",
+})
+"""Identifiers whose long digit runs are legitimate (order ids, EAN SKUs, phones, tracking
+numbers): about one in ten random digit strings passes the Luhn check, so scanning these for
+card numbers would corrupt them. Every other text field is scanned and redacted."""
+
 GENERIC_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in GENERIC_FIELDS)
 REQUIRED_GENERIC_FIELDS: frozenset[str] = frozenset(f.name for f in GENERIC_FIELDS if f.required)
 

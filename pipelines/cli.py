@@ -23,61 +23,73 @@ SAMPLE_LANDING = Path(__file__).resolve().parent / "sample_landing"
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Path options work before or after the command (`orderlens run --landing DIR`).
+    paths = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    paths.add_argument("--home", help="home folder of every default path (ORDERLENS_HOME)")
+    paths.add_argument("--landing", help="landing folder (ORDERLENS_LANDING)")
+    paths.add_argument("--warehouse", help="working DuckDB file (ORDERLENS_WAREHOUSE)")
+    paths.add_argument("--snapshot", help="published snapshot (ORDERLENS_SNAPSHOT)")
+    paths.add_argument("--timezone", help="merchant time zone (ORDERLENS_TIMEZONE)")
+    paths.add_argument(
+        "--reporting-currency", help="reporting currency (ORDERLENS_REPORTING_CURRENCY)"
+    )
     parser = argparse.ArgumentParser(
         prog="orderlens",
+        parents=[paths],
         description="Order analytics and quality: ingest, validate, publish, explore.",
-    )
-    parser.add_argument("--home", help="home folder of every default path (ORDERLENS_HOME)")
-    parser.add_argument("--landing", help="landing folder (ORDERLENS_LANDING)")
-    parser.add_argument("--warehouse", help="working DuckDB file (ORDERLENS_WAREHOUSE)")
-    parser.add_argument("--snapshot", help="published snapshot (ORDERLENS_SNAPSHOT)")
-    parser.add_argument("--timezone", help="merchant time zone (ORDERLENS_TIMEZONE)")
-    parser.add_argument(
-        "--reporting-currency", help="reporting currency (ORDERLENS_REPORTING_CURRENCY)"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="ingest the landing folder and materialize every asset")
+    run = sub.add_parser(
+        "run", parents=[paths], help="ingest the landing folder and materialize every asset"
+    )
     run.add_argument(
         "--select",
         default="*",
         help="Dagster asset selection, e.g. 'raw_order_lines+' (default: all)",
     )
 
-    status = sub.add_parser("status", help="what is in the warehouse and how the last run went")
+    status = sub.add_parser(
+        "status", parents=[paths], help="what is in the warehouse and how the last run went"
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
 
-    query = sub.add_parser("query", help="read-only SQL on the published snapshot")
+    query = sub.add_parser("query", parents=[paths], help="read-only SQL on the published snapshot")
     query.add_argument("sql", help="a SELECT statement")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table")
     query.add_argument("--max-rows", type=int, default=50, help="rows shown by --format table")
 
-    dashboard = sub.add_parser("dashboard", help="start the dashboard")
+    dashboard = sub.add_parser("dashboard", parents=[paths], help="start the dashboard")
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", type=int, default=8501)
 
-    sub.add_parser("rebuild", help="drop derived tables and rebuild them from the raw records")
-    sub.add_parser("demo-data", help="copy the sample landing folder, create demo users, run")
+    sub.add_parser(
+        "rebuild", parents=[paths], help="drop derived tables and rebuild them from the raw records"
+    )
+    sub.add_parser(
+        "demo-data", parents=[paths], help="copy the sample landing folder, create demo users, run"
+    )
     return parser
 
 
 def _apply_path_options(args: argparse.Namespace) -> None:
     """Command-line options win over the environment; settings are read from it later."""
-    options = {
-        "ORDERLENS_HOME": args.home,
-        "ORDERLENS_LANDING": args.landing,
-        "ORDERLENS_WAREHOUSE": args.warehouse,
-        "ORDERLENS_SNAPSHOT": args.snapshot,
-        "ORDERLENS_TIMEZONE": args.timezone,
-        "ORDERLENS_REPORTING_CURRENCY": args.reporting_currency,
+    paths = {
+        "home": "ORDERLENS_HOME",
+        "landing": "ORDERLENS_LANDING",
+        "warehouse": "ORDERLENS_WAREHOUSE",
+        "snapshot": "ORDERLENS_SNAPSHOT",
     }
-    for name, value in options.items():
-        if value:
-            os.environ[name] = (
-                str(Path(value).resolve())
-                if "_TIME" not in name and "_CURRENCY" not in name
-                else value
-            )
+    values = {
+        "timezone": "ORDERLENS_TIMEZONE",
+        "reporting_currency": "ORDERLENS_REPORTING_CURRENCY",
+    }
+    for option, name in paths.items():
+        if getattr(args, option, None):
+            os.environ[name] = str(Path(getattr(args, option)).expanduser().resolve())
+    for option, name in values.items():
+        if getattr(args, option, None):
+            os.environ[name] = getattr(args, option)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 

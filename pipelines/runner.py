@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from orderlens.warehouse import (
 )
 from pipelines.defs.assets import ASSET_CHECKS, ASSETS
 from pipelines.defs.automation import RUN_ID_TAG
-from pipelines.defs.ingest.tables import RAW_TABLES
+from pipelines.defs.ingest.tables import RAW_FILE_PREFIX, RAW_TABLES, refresh_raw_view
 from pipelines.defs.resources import WarehouseResource
 
 INSTANCE_CONFIG = """\
@@ -92,6 +93,7 @@ def run_pipeline(
     started = time.perf_counter()
     with open_writer(settings.warehouse) as con:
         check_schema_version(con, settings.warehouse)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     result = dg.materialize(
         [*ASSETS, *ASSET_CHECKS],
         selection=selection,
@@ -125,10 +127,15 @@ def drop_derived_tables(warehouse: Path) -> list[str]:
                 "AND table_type = 'BASE TABLE'"
             ).fetchall()
         ]
-        derived = [t for t in tables if t not in RAW_TABLES and t != "_meta"]
+        derived = [
+            t
+            for t in tables
+            if t not in RAW_TABLES and t != "_meta" and not t.startswith(RAW_FILE_PREFIX)
+        ]
         for table in derived:
             con.execute(f'DROP TABLE "{table}"')
         con.execute("DELETE FROM ingest_files WHERE source = '_reference'")
         con.execute("DELETE FROM ingest_rejects WHERE source = '_reference'")
+        refresh_raw_view(con)
         set_meta(con, "schema_version", str(SCHEMA_VERSION))
     return derived

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from orderlens.contracts import Field
+from orderlens.contracts import IDENTIFIER_FIELDS, Field
 from orderlens.security import redact_card_numbers
 from orderlens.warehouse import scalar
 from pipelines.sources.csv_records import (
@@ -95,10 +95,24 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _typed_empty(con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field]) -> str:
+def _kind(temporary: bool) -> str:
+    return "TEMP TABLE" if temporary else "TABLE"
+
+
+def rows_sql(table: str) -> str:
+    """The parsed rows in file order with their record number and physical line."""
+    return f"SELECT l.{RECORD_NO}, l.{LINE}, t.* FROM {table} t POSITIONAL JOIN {table}_lines l"
+
+
+def _typed_empty(
+    con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field], temporary: bool
+) -> str:
     cols = ", ".join(f"{_quote_ident(f.name)} {f.type}" for f in fields)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} ({RECORD_NO} BIGINT, {LINE} BIGINT, {cols})")
-    return f"SELECT * FROM {table}"
+    con.execute(f"CREATE OR REPLACE {_kind(temporary)} {table} ({cols})")
+    con.execute(
+        f"CREATE OR REPLACE {_kind(temporary)} {table}_lines ({RECORD_NO} BIGINT, {LINE} BIGINT)"
+    )
+    return rows_sql(table)
 
 
 # A run of 13-19 digits, optionally split by single spaces or dashes: a possible card number.
@@ -113,7 +127,7 @@ def redact_card_numbers_in_table(
     A regular expression finds the few candidate rows in SQL; the Luhn check and the
     replacement run in Python on those rows only.
     """
-    text = [f.name for f in fields if f.type == "VARCHAR"]
+    text = [f.name for f in fields if f.type == "VARCHAR" and f.name not in IDENTIFIER_FIELDS]
     if not text:
         return 0
     predicate = " OR ".join(
@@ -175,13 +189,17 @@ def bind_header(header: Sequence[str], fields: Sequence[Field]) -> tuple[list[st
 
 
 def parse_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[Field], table: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fields: Sequence[Field],
+    table: str,
+    temporary: bool = True,
 ) -> ParseResult:
     """Parse a CSV file: rows via ``result.rows_sql`` (``_record_no``, ``_line``, fields)."""
     result = ParseResult(table=table, file_format="csv")
     size = path.stat().st_size
     if size == 0:
-        result.rows_sql = _typed_empty(con, table, fields)
+        result.rows_sql = _typed_empty(con, table, fields, temporary)
         result.notes.append("empty file (no header, no records)")
         return result
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
@@ -190,12 +208,14 @@ def parse_csv(
             header = read_header(mm[: min(size, 1 << 20)], encoding, bom)
             missing_optional, unknown = bind_header(header, fields)
         except HeaderError as exc:
-            _reject_whole_file(con, mm, encoding, fields, table, result, str(exc))
+            _reject_whole_file(con, mm, encoding, fields, table, temporary, result, str(exc))
             return result
         if unknown:
             result.notes.append(f"ignored unknown column(s): {', '.join(unknown)}")
         try:
-            errors = _duckdb_read(con, path, encoding, header, missing_optional, fields, table)
+            errors = _duckdb_read(
+                con, path, encoding, header, missing_optional, fields, table, temporary
+            )
             data: bytes | mmap.mmap = as_utf8_bytes(mm[:], encoding) if bom == 2 else mm
         except duckdb.InvalidInputException as exc:
             if "state machine" not in str(exc):
@@ -205,6 +225,7 @@ def parse_csv(
                     encoding,
                     fields,
                     table,
+                    temporary,
                     result,
                     f"unreadable CSV: {str(exc).splitlines()[0]}",
                 )
@@ -217,13 +238,11 @@ def parse_csv(
                 normalised = Path(tmp) / path.name
                 normalised.write_bytes(data)
                 errors = _duckdb_read(
-                    con, normalised, "utf-8", header, missing_optional, fields, table
+                    con, normalised, "utf-8", header, missing_optional, fields, table, temporary
                 )
-        _number_records(con, data, errors, fields, table, result)
-    result.rows_sql = (
-        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* FROM {table}_load t POSITIONAL JOIN {table}_lines l"
-    )
-    result.cards_redacted = redact_card_numbers_in_table(con, f"{table}_load", fields)
+        _number_records(con, data, errors, fields, table, temporary, result)
+    result.rows_sql = rows_sql(table)
+    result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
     return result
 
 
@@ -235,6 +254,7 @@ def _duckdb_read(
     missing_optional: Sequence[str],
     fields: Sequence[Field],
     table: str,
+    temporary: bool,
 ) -> list[tuple]:
     """Read the file with explicit types bound by header name; return DuckDB's rejects."""
     by_name = {f.name: f for f in fields}
@@ -253,7 +273,7 @@ def _duckdb_read(
     con.execute(f"DROP TABLE IF EXISTS {scan_table}")
     try:
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table}_load AS SELECT {select} FROM read_csv("
+            f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT {select} FROM read_csv("
             f"{_sql_str(str(path))}, auto_detect = false, header = true, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, "
             f"encoding = {_sql_str(encoding)}, columns = {{{columns}}}, store_rejects = true, "
@@ -274,10 +294,11 @@ def _number_records(
     errors: list[tuple],
     fields: Sequence[Field],
     table: str,
+    temporary: bool,
     result: ParseResult,
 ) -> None:
     """Count records, map loaded rows and rejects to physical lines, collect the rejects."""
-    result.loaded = int(scalar(con, f"SELECT count(*) FROM {table}_load"))
+    result.loaded = int(scalar(con, f"SELECT count(*) FROM {table}"))
     reject_starts = sorted({int(e[0]) for e in errors})
     result.rejected_records = len(reject_starts)
     newline_count = count_newlines(data)
@@ -319,7 +340,7 @@ def _number_records(
                 reject, reason=f"truncated last row (the file ends mid-record): {reject.reason}"
             )
         result.rejects.append(reject)
-    _attach_lines(con, table, loaded_lines)
+    _attach_lines(con, table, loaded_lines, temporary)
 
 
 def _loaded_record_lines_simple(records: int, reject_lines: list[int]) -> np.ndarray:
@@ -329,11 +350,14 @@ def _loaded_record_lines_simple(records: int, reject_lines: list[int]) -> np.nda
     return all_lines[~np.isin(all_lines, np.asarray(reject_lines, dtype=np.int64))]
 
 
-def _attach_lines(con: duckdb.DuckDBPyConnection, table: str, lines: np.ndarray) -> None:
+def _attach_lines(
+    con: duckdb.DuckDBPyConnection, table: str, lines: np.ndarray, temporary: bool
+) -> None:
     """Record the physical line of each loaded row (rows keep file order: positional join)."""
-    import pyarrow as pa
+    import polars as pl
 
-    numbers = pa.table(
+    # A Polars frame: DuckDB 2 scans it far faster than a registered pyarrow table.
+    numbers = pl.DataFrame(
         {
             RECORD_NO: np.arange(1, lines.size + 1, dtype=np.int64),
             LINE: np.asarray(lines, dtype=np.int64),
@@ -341,7 +365,9 @@ def _attach_lines(con: duckdb.DuckDBPyConnection, table: str, lines: np.ndarray)
     )
     con.register("_line_map", numbers)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table}_lines AS SELECT * FROM _line_map")
+        con.execute(
+            f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT * FROM _line_map"
+        )
     finally:
         con.unregister("_line_map")
 
@@ -372,11 +398,12 @@ def _reject_whole_file(
     encoding: str,
     fields: Sequence[Field],
     table: str,
+    temporary: bool,
     result: ParseResult,
     reason: str,
 ) -> None:
     """A header that cannot be bound rejects every record of the file, each by its line."""
-    result.rows_sql = _typed_empty(con, table, fields)
+    result.rows_sql = _typed_empty(con, table, fields, temporary)
     layout = scan_records(as_utf8_bytes(mm[:], encoding))
     result.records = layout.records
     result.rejected_records = layout.records
@@ -391,7 +418,11 @@ def _reject_whole_file(
 
 
 def parse_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[Field], table: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fields: Sequence[Field],
+    table: str,
+    temporary: bool = True,
 ) -> ParseResult:
     """Parse a Parquet file; ``line`` is the 1-based row number within the file."""
     result = ParseResult(table=table, file_format="parquet")
@@ -399,7 +430,7 @@ def parse_parquet(
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({src})").fetchall()
     except duckdb.Error as exc:
-        result.rows_sql = _typed_empty(con, table, fields)
+        result.rows_sql = _typed_empty(con, table, fields, temporary)
         result.notes.append(f"file rejected: not a readable Parquet file ({exc})")
         result.rejects.append(Reject(1, None, "FORMAT", "not a readable Parquet file", None))
         return result
@@ -409,7 +440,7 @@ def parse_parquet(
     try:
         missing_optional, unknown = bind_header(header, fields)
     except HeaderError as exc:
-        result.rows_sql = _typed_empty(con, table, fields)
+        result.rows_sql = _typed_empty(con, table, fields, temporary)
         result.records = result.rejected_records = total
         result.notes.append(f"file rejected: {exc}")
         result.rejects.append(Reject(1, None, "HEADER", str(exc), None))
@@ -461,11 +492,16 @@ def parse_parquet(
                     )
                 )
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT row_number() OVER (ORDER BY {LINE}) "
-        f"AS {RECORD_NO}, {LINE}, {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE}"
+        f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT {casts} FROM {table}_all "
+        f"WHERE NOT _bad ORDER BY {LINE}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT row_number() OVER "
+        f"(ORDER BY {LINE}) AS {RECORD_NO}, {LINE} FROM {table}_all WHERE NOT _bad "
+        f"ORDER BY {LINE}"
     )
     con.execute(f"DROP TABLE IF EXISTS {table}_all")
-    result.rows_sql = f"SELECT * FROM {table}"
+    result.rows_sql = rows_sql(table)
     result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
     result.records = total
     result.rejected_records = bad_rows.height
@@ -474,9 +510,15 @@ def parse_parquet(
 
 
 def parse_file(
-    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[Field], table: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fields: Sequence[Field],
+    table: str,
+    temporary: bool = True,
 ) -> ParseResult:
-    """Parse a landing file by its suffix (.csv or .parquet)."""
+    """Parse a landing file by its suffix (.csv or .parquet) into ``table`` (rows in file
+    order) and ``<table>_lines`` (their record numbers and lines); temporary tables unless the
+    caller keeps them."""
     if path.suffix.lower() == ".parquet":
-        return parse_parquet(con, path, fields, table)
-    return parse_csv(con, path, fields, table)
+        return parse_parquet(con, path, fields, table, temporary)
+    return parse_csv(con, path, fields, table, temporary)

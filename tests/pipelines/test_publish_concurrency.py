@@ -39,8 +39,10 @@ READER = textwrap.dedent("""
 
 def _write_version(warehouse: Path, version: int) -> None:
     with open_writer(warehouse) as con, transaction(con):
-        con.execute("CREATE OR REPLACE TABLE t AS SELECT ? AS version, range AS i "
-                    "FROM range(20000)", [version])
+        con.execute(
+            "CREATE OR REPLACE TABLE t AS SELECT ? AS version, range AS i FROM range(20000)",
+            [version],
+        )
 
 
 @pytest.mark.slow
@@ -50,7 +52,9 @@ def test_reader_survives_repeated_publishes(tmp_path: Path) -> None:
     publish(warehouse, snapshot)
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(snapshot), "4"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(0.8)  # let the reader start and hold connections
     publish_times = []

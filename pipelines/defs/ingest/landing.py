@@ -19,7 +19,8 @@ import duckdb
 
 from orderlens.contracts import GENERIC_FIELDS, ORDER_FILE_SUFFIXES, REFERENCE_INPUTS
 from orderlens.warehouse import scalar, transaction
-from pipelines.sources.generic import LINE, RECORD_NO, ParseResult, parse_file
+from pipelines.defs.ingest.tables import RAW_FILE_PREFIX, raw_file_table, refresh_raw_view
+from pipelines.sources.generic import ParseResult, parse_file
 
 REFERENCE_FOLDER = "_reference"
 ROOT_SOURCE = "landing"
@@ -140,31 +141,28 @@ def _record_file(
 
 
 def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> FileOutcome:
-    """Parse one order file and store its rows and rejects in one transaction.
+    """Parse one order file into its own raw table, then register it in one transaction.
 
-    A file whose content was already ingested (under any name) is skipped.
+    A file whose content was already ingested (under any name) is skipped. Until the
+    registering transaction commits, the new table is invisible (``raw_order_lines`` only
+    lists registered files), so a crash leaves the warehouse as it was.
     """
     started = time.perf_counter()
     digest = file_hash(file.path)
     file_id = digest[:16]
     if already_ingested(con, file_id):
         return FileOutcome(file, file_id, skipped=True, message="already ingested")
-    parsed = parse_file(con, file.path, GENERIC_FIELDS, "_parsed")
+    table = raw_file_table(file_id)
+    parsed = parse_file(con, file.path, GENERIC_FIELDS, table, temporary=False)
     if not parsed.reconciles:
+        _drop_tables(con, table)
         raise RuntimeError(
             f"{file.relative}: {parsed.records} records but {parsed.loaded} loaded + "
             f"{parsed.rejected_records} rejected; refusing to store an unreconciled file"
         )
-    columns = ", ".join(f'"{f.name}"' for f in GENERIC_FIELDS)
     with transaction(con):
-        con.execute("DELETE FROM raw_order_lines WHERE file_id = ?", [file_id])
-        con.execute(
-            f"INSERT INTO raw_order_lines SELECT ?, ?, {RECORD_NO}, {LINE}, {columns} "
-            f"FROM ({parsed.rows_sql})",
-            [file_id, file.source],
-        )
         _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
-    _drop_temp(con, "_parsed")
+        refresh_raw_view(con)
     return FileOutcome(
         file,
         file_id,
@@ -176,6 +174,22 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
         message="; ".join(parsed.notes),
         duration_s=time.perf_counter() - started,
     )
+
+
+def drop_unregistered_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Remove raw tables of files whose ingestion never committed (an interrupted run)."""
+    orphans = [
+        row[0]
+        for row in con.execute(
+            "SELECT t.table_name FROM information_schema.tables t "
+            f"WHERE t.table_name LIKE '{RAW_FILE_PREFIX}%' AND t.table_type = 'BASE TABLE' "
+            "AND NOT EXISTS (SELECT 1 FROM ingest_files f WHERE t.table_name IN ("
+            f"'{RAW_FILE_PREFIX}' || f.file_id, '{RAW_FILE_PREFIX}' || f.file_id || '_lines'))"
+        ).fetchall()
+    ]
+    for table in orphans:
+        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+    return orphans
 
 
 def load_reference(
@@ -211,7 +225,7 @@ def load_reference(
             [file.source, file.relative],
         )
         _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
-    _drop_temp(con, f"_ref_{table}")
+    _drop_tables(con, f"_ref_{table}")
     return FileOutcome(
         file,
         file_id,
@@ -225,8 +239,8 @@ def load_reference(
     )
 
 
-def _drop_temp(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    for suffix in ("", "_load", "_lines", "_all"):
+def _drop_tables(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    for suffix in ("", "_lines", "_all"):
         con.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
 
 
@@ -237,6 +251,8 @@ def ingest_landing(
 ) -> list[FileOutcome]:
     """Ingest every order file of the landing folder that is not in the warehouse yet."""
     outcomes = []
+    for orphan in drop_unregistered_raw_tables(con):
+        progress(f"removed {orphan}: left by an interrupted run")
     files = discover(landing)
     for index, file in enumerate(files, start=1):
         outcome = ingest_order_file(con, file)

@@ -78,7 +78,7 @@ def _phone_map(con: duckdb.DuckDBPyConnection) -> None:
     ).pl()
     e164 = [normalise_phone(p, r) for p, r in zip(pairs["phone"], pairs["region"], strict=True)]
     frame = pairs.with_columns(pl.Series("e164", e164, dtype=pl.String))
-    con.register("_phone_frame", frame.to_arrow())
+    con.register("_phone_frame", frame)
     try:
         con.execute("CREATE OR REPLACE TEMP TABLE _phones AS SELECT * FROM _phone_frame")
     finally:
