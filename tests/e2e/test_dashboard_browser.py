@@ -107,8 +107,8 @@ def browser():
 
 def _sign_in(page, url: str, username: str) -> None:
     page.goto(url)
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
 
