@@ -124,14 +124,34 @@ GENERIC_FIELDS: tuple[Field, ...] = GENERIC_ORDER_FIELDS + GENERIC_LINE_FIELDS
 the order's later lines (the first non-blank value wins). Columns are bound by name, in any
 order; unknown columns are reported and ignored; a missing required column rejects the file."""
 
-IDENTIFIER_FIELDS: frozenset[str] = frozenset({
-    "source_order_id", "order_number", "customer_id", "customer_phone", "shipping_phone",
-    "payment_token", "card_last4", "card_bin", "device_id", "client_ip", "tracking_number",
-    "sku",
-})
-"""Identifiers whose long digit runs are legitimate (order ids, EAN SKUs, phones, tracking
-numbers): about one in ten random digit strings passes the Luhn check, so scanning these for
-card numbers would corrupt them. Every other text field is scanned and redacted."""
+CARD_SCANNED_FIELDS: frozenset[str] = frozenset(
+    {
+        "note",
+        "customer_first_name",
+        "customer_last_name",
+        "customer_email",
+        "billing_name",
+        "billing_address1",
+        "billing_address2",
+        "billing_city",
+        "billing_province",
+        "billing_zip",
+        "shipping_name",
+        "shipping_address1",
+        "shipping_address2",
+        "shipping_city",
+        "shipping_province",
+        "shipping_zip",
+        "discount_codes",
+        "marketing_source",
+        "product_name",
+    }
+)
+"""Text a person types (at checkout, in the admin, in a custom line item): where card numbers
+leak in practice, so it is scanned and Luhn-valid numbers are redacted before storage.
+Identifiers are not scanned (one random digit string in ten passes the Luhn check: order
+ids, EAN SKUs, phones and tracking numbers would be corrupted), nor are machine-written
+fields (timestamps, codes, statuses, user agents), which staging validates by format."""
 
 GENERIC_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in GENERIC_FIELDS)
 REQUIRED_GENERIC_FIELDS: frozenset[str] = frozenset(f.name for f in GENERIC_FIELDS if f.required)

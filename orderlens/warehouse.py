@@ -54,7 +54,9 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     """Open a DuckDB file with extension downloads switched off."""
     import duckdb
 
-    return duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
+    con = duckdb.connect(str(path), read_only=read_only, config=dict(_CONFIG))
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> Any:

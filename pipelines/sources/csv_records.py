@@ -52,7 +52,7 @@ def as_utf8_bytes(data: bytes, encoding: str) -> bytes:
     return data
 
 
-def scan_records(data: bytes) -> RecordLayout:
+def scan_records(data: bytes | mmap.mmap) -> RecordLayout:
     """Find every data record in UTF-8 (or any ASCII-compatible) CSV bytes.
 
     A newline ends a record when an even number of double quotes precede it (RFC 4180

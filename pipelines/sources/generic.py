@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from orderlens.contracts import IDENTIFIER_FIELDS, Field
+from orderlens.contracts import CARD_SCANNED_FIELDS, Field
 from orderlens.security import redact_card_numbers
 from orderlens.warehouse import scalar
 from pipelines.sources.csv_records import (
@@ -101,14 +101,17 @@ def _kind(temporary: bool) -> str:
 
 def rows_sql(table: str) -> str:
     """The parsed rows in file order with their record number and physical line."""
-    return f"SELECT l.{RECORD_NO}, l.{LINE}, t.* FROM {table} t POSITIONAL JOIN {table}_lines l"
+    return (
+        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* EXCLUDE ({CARD_FLAG}) "
+        f"FROM {table} t POSITIONAL JOIN {table}_lines l"
+    )
 
 
 def _typed_empty(
     con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field], temporary: bool
 ) -> str:
     cols = ", ".join(f"{_quote_ident(f.name)} {f.type}" for f in fields)
-    con.execute(f"CREATE OR REPLACE {_kind(temporary)} {table} ({cols})")
+    con.execute(f"CREATE OR REPLACE {_kind(temporary)} {table} ({cols}, {CARD_FLAG} BOOLEAN)")
     con.execute(
         f"CREATE OR REPLACE {_kind(temporary)} {table}_lines ({RECORD_NO} BIGINT, {LINE} BIGINT)"
     )
@@ -119,6 +122,26 @@ def _typed_empty(
 _CARD_CANDIDATE = r"\d(?:[ -]?\d){12,18}"
 
 
+CARD_FLAG = "_maybe_card"
+"""Column computed while a file is read: the row has a digit run that may be a card number."""
+
+
+def _scanned_for_cards(fields: Sequence[Field]) -> list[str]:
+    return [f.name for f in fields if f.name in CARD_SCANNED_FIELDS]
+
+
+def card_flag_sql(fields: Sequence[Field]) -> str:
+    """SQL flagging rows whose text may hold a card number (one regex over all text columns,
+    evaluated in the same pass that parses the file)."""
+    text = _scanned_for_cards(fields)
+    if not text:
+        return "false"
+    joined = ", ".join(_quote_ident(n) for n in text)
+    return (
+        f"coalesce(regexp_matches(concat_ws(' | ', {joined}), {_sql_str(_CARD_CANDIDATE)}), false)"
+    )
+
+
 def redact_card_numbers_in_table(
     con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field]
 ) -> int:
@@ -127,14 +150,11 @@ def redact_card_numbers_in_table(
     A regular expression finds the few candidate rows in SQL; the Luhn check and the
     replacement run in Python on those rows only.
     """
-    text = [f.name for f in fields if f.type == "VARCHAR" and f.name not in IDENTIFIER_FIELDS]
+    text = _scanned_for_cards(fields)
     if not text:
         return 0
-    predicate = " OR ".join(
-        f"regexp_matches({_quote_ident(n)}, {_sql_str(_CARD_CANDIDATE)})" for n in text
-    )
     candidates = con.execute(
-        f"SELECT rowid, {', '.join(_quote_ident(n) for n in text)} FROM {table} WHERE {predicate}"
+        f"SELECT rowid, {', '.join(_quote_ident(n) for n in text)} FROM {table} WHERE {CARD_FLAG}"
     ).fetchall()
     redacted = 0
     for row in candidates:
@@ -273,11 +293,12 @@ def _duckdb_read(
     con.execute(f"DROP TABLE IF EXISTS {scan_table}")
     try:
         con.execute(
-            f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT {select} FROM read_csv("
+            f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
+            f"AS {CARD_FLAG} FROM (SELECT {select} FROM read_csv("
             f"{_sql_str(str(path))}, auto_detect = false, header = true, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, "
             f"encoding = {_sql_str(encoding)}, columns = {{{columns}}}, store_rejects = true, "
-            f"rejects_table = {_sql_str(rejects_table)}, rejects_scan = {_sql_str(scan_table)})"
+            f"rejects_table = {_sql_str(rejects_table)}, rejects_scan = {_sql_str(scan_table)}))"
         )
         return con.execute(
             f"SELECT line_byte_position, byte_position, column_name, error_type::VARCHAR, "
@@ -310,7 +331,7 @@ def _number_records(
         result.records = physical_records
         loaded_lines = _loaded_record_lines_simple(result.records, reject_lines)
     else:
-        layout = scan_records(bytes(data))
+        layout = scan_records(data)
         result.records = layout.records
         # DuckDB's byte position falls inside the record's first line (not always on its
         # first byte): a reject belongs to the last record starting at or before it.
@@ -492,8 +513,8 @@ def parse_parquet(
                     )
                 )
     con.execute(
-        f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT {casts} FROM {table}_all "
-        f"WHERE NOT _bad ORDER BY {LINE}"
+        f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
+        f"AS {CARD_FLAG} FROM (SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE})"
     )
     con.execute(
         f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT row_number() OVER "
