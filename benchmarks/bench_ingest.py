@@ -13,8 +13,9 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import generic_csv, median_seconds
+from benchmarks.common import generic_csv, interleaved
 from orderlens.contracts import GENERIC_FIELDS
 from orderlens.warehouse import connect, open_writer
 from pipelines.defs.ingest.landing import LandingFile, ingest_order_file
@@ -41,21 +42,24 @@ def orderlens_ingest(path: Path, database: Path) -> None:
     assert not outcome.skipped and outcome.records == outcome.loaded + outcome.rejected
 
 
-def run(lines: int, repeats: int) -> dict[str, float]:
+def run(lines: int, repeats: int) -> dict[str, Any]:
     source = generic_csv(lines)
     work = Path(tempfile.mkdtemp(prefix="orderlens-bench-"))
     try:
 
-        def fresh() -> None:
+        def fresh(_name: str) -> None:
             for child in work.iterdir():
                 child.unlink()
 
-        bare, bare_all = median_seconds(
-            lambda: bare_ctas(source, work / "bare.duckdb"), repeats, fresh
+        times = interleaved(
+            {
+                "bare": lambda: bare_ctas(source, work / "bare.duckdb"),
+                "orderlens": lambda: orderlens_ingest(source, work / "ol.duckdb"),
+            },
+            repeats,
+            fresh,
         )
-        ours, ours_all = median_seconds(
-            lambda: orderlens_ingest(source, work / "ol.duckdb"), repeats, fresh
-        )
+        (bare, bare_all), (ours, ours_all) = times["bare"], times["orderlens"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {

@@ -10,18 +10,22 @@ from pathlib import Path
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def median_seconds(
-    action: Callable[[], object], repeats: int, setup: Callable[[], object] | None = None
-) -> tuple[float, list[float]]:
-    """Median wall time of ``action`` over ``repeats`` runs (``setup`` untimed before each)."""
-    times = []
+def interleaved(
+    actions: dict[str, Callable[[], object]],
+    repeats: int,
+    setup: Callable[[str], object] | None = None,
+) -> dict[str, tuple[float, list[float]]]:
+    """Median and all wall times of each action, run in turn (a, b, a, b...) so that drift
+    in the machine's speed (page cache, other load) affects every side alike."""
+    times: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(repeats):
-        if setup is not None:
-            setup()
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), times
+        for name, action in actions.items():
+            if setup is not None:
+                setup(name)
+            started = time.perf_counter()
+            action()
+            times[name].append(time.perf_counter() - started)
+    return {name: (statistics.median(runs), runs) for name, runs in times.items()}
 
 
 def generic_csv(lines: int, seed: int = 7) -> Path:

@@ -1,0 +1,47 @@
+"""Run every benchmark and compare with the issue's targets (`make bench`, `make bench-smoke`).
+
+Full sizes: 1,000,000 lines. `--smoke` runs each at a small size in well under a minute
+(it checks that the benchmarks work; its ratios are not the targets' measure). Results are
+written to benchmarks/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from benchmarks import bench_import, bench_ingest, bench_run
+from benchmarks.common import OUT
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="small sizes, one repeat")
+    args = parser.parse_args()
+    lines = 20_000 if args.smoke else 1_000_000
+    started = time.perf_counter()
+    results = {
+        "import": bench_import.run(3 if args.smoke else 7),
+        "ingest": bench_ingest.run(lines, 1 if args.smoke else 5),
+        "run": bench_run.run(lines, 1 if args.smoke else 3),
+    }
+    checks = {
+        "definitions import extra <= 0.15 s": results["import"]["definitions_extra_s"] <= 0.15,
+        "ingest ratio <= 1.3": results["ingest"]["ratio"] <= 1.3,
+        "run ratio <= 1.15": results["run"]["ratio"] <= 1.15,
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / ("results_smoke.json" if args.smoke else "results.json")).write_text(
+        json.dumps({"results": results, "checks": checks}, indent=2)
+    )
+    print(json.dumps(results, indent=2))
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'MISS'}  {name}")
+    print(f"benchmarks took {time.perf_counter() - started:.1f} s")
+    return 0 if args.smoke or all(checks.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
