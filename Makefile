@@ -30,7 +30,7 @@ test: install
 	$(RUN) pytest $(PYTEST_ARGS)
 
 dev: install
-	$(RUN) dagster dev -w workspace.yaml
+	$(RUN) orderlens dev
 
 dashboard: install
 	$(RUN) orderlens dashboard --host $(HOST) --port $(PORT)

@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -63,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--host", default="127.0.0.1")
     dashboard.add_argument("--port", type=int, default=8501)
 
+    sub.add_parser(
+        "dev", parents=[paths], help="start the Dagster UI on this installation (telemetry off)"
+    )
     sub.add_parser(
         "rebuild", parents=[paths], help="drop derived tables and rebuild them from the raw records"
     )
@@ -116,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "status": _cmd_status,
             "query": _cmd_query,
             "dashboard": _cmd_dashboard,
+            "dev": _cmd_dev,
             "rebuild": _cmd_rebuild,
             "demo-data": _cmd_demo_data,
         }[args.command]
@@ -260,13 +263,26 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.toolbarMode",
+        "viewer",
+        "--client.showErrorDetails",
+        "none",
     ]
     os.execv(sys.executable, command)
     return EXIT_OK  # pragma: no cover - execv does not return
 
 
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
+def _cmd_dev(args: argparse.Namespace) -> int:
+    from orderlens.settings import Settings
+    from pipelines.runner import prepare_dagster_home
+
+    settings = Settings.from_env()
+    settings.ensure_dirs()
+    home = prepare_dagster_home(settings)
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    print(f"Dagster UI on {settings.home} (DAGSTER_HOME={home})", flush=True)
+    os.execvp("dagster", ["dagster", "dev", "-w", str(workspace)])
+    return EXIT_OK  # pragma: no cover - execvp does not return
 
 
 if __name__ == "__main__":

@@ -54,14 +54,21 @@ class RunOutcome:
     schema_error: bool = False
 
 
-def dagster_instance(settings: Settings) -> dg.DagsterInstance:
-    """The local Dagster instance (created with telemetry off on first use)."""
+def prepare_dagster_home(settings: Settings) -> Path:
+    """``DAGSTER_HOME`` (default ``<home>/dagster``) with telemetry off and a writer pool of
+    one; sets the variable for this process and the ones it starts."""
     home = Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster").resolve()
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(INSTANCE_CONFIG)
     os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def dagster_instance(settings: Settings) -> dg.DagsterInstance:
+    """The local persistent Dagster instance."""
+    prepare_dagster_home(settings)
     return dg.DagsterInstance.get()
 
 

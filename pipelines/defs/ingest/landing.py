@@ -22,6 +22,11 @@ from orderlens.warehouse import scalar, transaction
 from pipelines.defs.ingest.tables import RAW_FILE_PREFIX, raw_file_table, refresh_raw_view
 from pipelines.sources.generic import ParseResult, parse_file
 
+
+class IngestError(RuntimeError):
+    """A landing file could not be ingested at all; the message names the file."""
+
+
 REFERENCE_FOLDER = "_reference"
 ROOT_SOURCE = "landing"
 
@@ -156,7 +161,7 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
     parsed = parse_file(con, file.path, GENERIC_FIELDS, table, temporary=False)
     if not parsed.reconciles:
         _drop_tables(con, table)
-        raise RuntimeError(
+        raise IngestError(
             f"{file.relative}: {parsed.records} records but {parsed.loaded} loaded + "
             f"{parsed.rejected_records} rejected; refusing to store an unreconciled file"
         )
@@ -255,7 +260,11 @@ def ingest_landing(
         progress(f"removed {orphan}: left by an interrupted run")
     files = discover(landing)
     for index, file in enumerate(files, start=1):
-        outcome = ingest_order_file(con, file)
+        try:
+            outcome = ingest_order_file(con, file)
+        except OSError as exc:
+            # An unreadable file (permissions, vanished mid-run) must name itself.
+            raise IngestError(f"{file.relative}: cannot read the file ({exc.strerror})") from exc
         outcomes.append(outcome)
         if outcome.skipped:
             progress(f"[{index}/{len(files)}] {file.relative}: unchanged, skipped")
