@@ -11,7 +11,9 @@ Two modes, chosen by ``ORDERLENS_AUTH`` (read at run time):
   ``st.user``, configured in ``.streamlit/secrets.toml`` under ``[auth]`` (``redirect_uri``,
   ``cookie_secret``, ``client_id``, ``client_secret``, ``server_metadata_url``). The identity
   provider proves who the visitor is; the role still comes from the users file, whose entry
-  with a matching ``email`` key gives the role. An e-mail without an entry gets no pages.
+  with a matching ``email`` key gives the role (an entry with an e-mail and no
+  ``password_hash`` is an OIDC-only user, who can never use the local form). An e-mail without
+  an entry gets no pages; so does everyone while the users file cannot be used.
 
 Every page calls :func:`require_page` itself, so a page never renders for a role that may not
 see it, whatever the navigation shows.
@@ -23,13 +25,12 @@ import importlib.util
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
-import yaml
 
 from orderlens.settings import Settings
-from orderlens.users import Page, Role, User, UsersFileError, authenticate, load_users
+from orderlens.users import Page, User, UsersFileError, authenticate, load_users
+from orderlens.users import user_for_email as _find_by_email
 
 SESSION_KEY = "orderlens_user"
 _FAILURES_KEY = "orderlens_signin_failures"
@@ -140,6 +141,13 @@ def sign_in_form() -> None:
 
 def _oidc_sign_in() -> None:
     if st.user.is_logged_in:
+        try:
+            load_users(Settings.from_env().users_file)
+        except UsersFileError as exc:
+            st.error(f"The users file cannot be used, so no one has a role: {exc}")
+            if st.button("Sign out"):
+                st.logout()
+            return
         st.error(
             f"{st.user.get('email') or 'This account'} has no OrderLens role. Ask an "
             "administrator to add your e-mail to the users file."
@@ -171,24 +179,12 @@ def user_for_email(path: Path, email: str) -> User | None:
     """The users-file entry whose ``email`` key matches (case-insensitive), or None.
 
     Entries look like ``users: {alice: {name: ..., role: reviewer, email: alice@corp.example}}``;
-    in OIDC mode an entry needs no ``password_hash``.
+    an entry used only through OIDC needs no ``password_hash``. The file is checked as in
+    local mode (:func:`orderlens.users.load_users`): while it cannot be used, no one has a
+    role.
     """
     try:
-        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        users = load_users(path)
+    except UsersFileError:
         return None
-    entries: Any = document.get("users") if isinstance(document, dict) else None
-    if not isinstance(entries, dict):
-        return None
-    for username, entry in entries.items():
-        if not isinstance(entry, dict):
-            continue
-        if str(entry.get("email") or "").strip().lower() != email:
-            continue
-        try:
-            role = Role(str(entry.get("role", "")).strip().lower())
-        except ValueError:
-            return None
-        clean = str(username).strip().lower()
-        return User(clean, str(entry.get("name") or "").strip() or clean, role)
-    return None
+    return _find_by_email(users, email)

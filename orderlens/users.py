@@ -7,9 +7,15 @@ Users live in one YAML file (``Settings.users_file``, mode 0600)::
         name: Alice Example
         role: reviewer
         password_hash: scrypt$16384$8$1$<salt>$<hash>
+        email: alice@corp.example      # optional: maps an OIDC sign-in to this entry
+      bob:                             # OIDC-only: no password_hash, never signs in locally
+        name: Bob Example
+        role: analyst
+        email: bob@corp.example
 
-Passwords are stored only as scrypt hashes (stdlib ``hashlib.scrypt``). Usernames are
-case-insensitive: they are kept and looked up in lower case.
+Passwords are stored only as scrypt hashes (stdlib ``hashlib.scrypt``). An entry needs a
+``password_hash`` (local sign-in), an ``email`` (OIDC sign-in, see ``dashboards/auth.py``), or
+both. Usernames and e-mails are case-insensitive: they are kept and looked up in lower case.
 """
 
 from __future__ import annotations
@@ -88,12 +94,17 @@ class User:
 
 @dataclass(frozen=True)
 class StoredUser:
-    """A user as the users file records it."""
+    """A user as the users file records it.
+
+    ``password_hash`` is None for an OIDC-only user (who can never sign in locally);
+    ``email`` (lower case) is None for a user who cannot sign in through OIDC.
+    """
 
     username: str
     display_name: str
     role: Role
-    password_hash: str
+    password_hash: str | None
+    email: str | None = None
 
     def user(self) -> User:
         """The user without the password hash."""
@@ -183,16 +194,36 @@ def _read_raw(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(document, dict) or not isinstance(document.get("users", {}), dict):
         raise UsersFileError(
-            f"{path}: expected a mapping `users: {{<username>: {{name, role, password_hash}}}}`"
+            f"{path}: expected a mapping "
+            "`users: {<username>: {name, role, password_hash and/or email}}`"
         )
     return dict(document.get("users") or {})
+
+
+def _clean_email(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise UsersFileError(f"{where}: email must be text, e.g. alice@corp.example")
+    email = value.strip().lower()
+    if not email:
+        return None
+    if "@" not in email or any(c.isspace() for c in email):
+        raise UsersFileError(f"{where}: email {value!r} is not an e-mail address")
+    return email
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def load_users(path: Path) -> dict[str, StoredUser]:
     """Read and check the users file; keys are lower-case usernames.
 
     Raises :class:`UsersFileError` naming the file and the entry when the file is missing or
-    malformed, or an entry has an unknown role or no usable password hash.
+    malformed, or an entry has an unknown role, a password hash that is not a usable scrypt
+    hash, a malformed or repeated e-mail, or neither a password hash nor an e-mail. An entry
+    with an e-mail and no password hash is an OIDC-only user.
     """
     if not path.exists():
         raise UsersFileError(
@@ -200,6 +231,7 @@ def load_users(path: Path) -> dict[str, StoredUser]:
             "demo users)"
         )
     users: dict[str, StoredUser] = {}
+    owners: dict[str, str] = {}  # e-mail -> username
     for key, entry in _read_raw(path).items():
         username = _clean_username(str(key))
         where = f"{path}: user {key!r}"
@@ -208,7 +240,7 @@ def load_users(path: Path) -> dict[str, StoredUser]:
         if username in users:
             raise UsersFileError(f"{where}: listed twice (usernames ignore case)")
         if not isinstance(entry, dict):
-            raise UsersFileError(f"{where}: expected name, role and password_hash")
+            raise UsersFileError(f"{where}: expected name, role and password_hash and/or email")
         role_text = str(entry.get("role", "")).strip().lower()
         try:
             role = Role(role_text)
@@ -217,17 +249,41 @@ def load_users(path: Path) -> dict[str, StoredUser]:
                 f"{where}: unknown role {entry.get('role')!r}; use one of "
                 f"{', '.join(r.value for r in Role)}"
             ) from None
+        email = _clean_email(entry.get("email"), where)
+        if email is not None:
+            if email in owners:
+                raise UsersFileError(
+                    f"{where}: email {email!r} is also given to user {owners[email]!r}; an "
+                    "e-mail must map to one user"
+                )
+            owners[email] = username
         password_hash = entry.get("password_hash")
-        if not password_hash:
-            raise UsersFileError(f"{where}: password_hash is missing")
-        if not isinstance(password_hash, str) or _parse_hash(password_hash) is None:
+        if _blank(password_hash):
+            if email is None:
+                raise UsersFileError(
+                    f"{where}: password_hash is missing (a user who signs in only through "
+                    "OIDC needs an email instead)"
+                )
+            password_hash = None  # OIDC-only: never signs in with a password
+        elif not isinstance(password_hash, str) or _parse_hash(password_hash) is None:
             raise UsersFileError(
                 f"{where}: password_hash is not a scrypt hash (never put a plain password in "
                 "this file; set passwords with save_user)"
             )
         name = str(entry.get("name") or "").strip() or username
-        users[username] = StoredUser(username, name, role, password_hash)
+        users[username] = StoredUser(username, name, role, password_hash, email)
     return users
+
+
+def user_for_email(users: Mapping[str, StoredUser], email: str) -> User | None:
+    """The user whose ``email`` matches (ignoring case and surrounding blanks), or None."""
+    wanted = email.strip().lower()
+    if not wanted:
+        return None
+    for stored in users.values():
+        if stored.email == wanted:
+            return stored.user()
+    return None
 
 
 def authenticate(
@@ -235,15 +291,15 @@ def authenticate(
 ) -> User | None:
     """The user when the username and password match, else None.
 
-    An unknown username costs the same hashing time as a wrong password, so timing does
-    not tell which usernames exist.
+    An unknown username, and an OIDC-only user (no password hash), cost the same hashing
+    time as a wrong password, so timing does not tell which usernames exist.
     """
     if isinstance(path_or_users, Path | str):
         users = load_users(Path(path_or_users))
     else:
         users = path_or_users
     stored = users.get(_clean_username(username))
-    if stored is None:
+    if stored is None or stored.password_hash is None:
         verify_password(password, _dummy_hash())
         return None
     return stored.user() if verify_password(password, stored.password_hash) else None
@@ -273,14 +329,19 @@ def _entry(name: str, role: Role | str, password: str) -> dict[str, str]:
 def save_user(path: Path, username: str, name: str, role: Role | str, password: str) -> None:
     """Add a user or replace one (name, role and password); other users are kept.
 
-    The file is created with mode 0600 if needed. Raises ValueError for a blank username,
-    an unknown role or an empty password.
+    A replaced user keeps the ``email`` of their entry (their OIDC sign-in), so setting a
+    password for an OIDC-only user gives them local sign-in too. The file is created with
+    mode 0600 if needed. Raises ValueError for a blank username, an unknown role or an empty
+    password.
     """
     clean = _clean_username(username)
     if not clean:
         raise ValueError("the username is blank")
-    entry = _entry(name.strip() or clean, role, password)
+    entry: dict[str, str] = _entry(name.strip() or clean, role, password)
     users = {_clean_username(str(k)): v for k, v in _read_raw(path).items()}
+    previous = users.get(clean)
+    if isinstance(previous, dict) and isinstance(previous.get("email"), str):
+        entry["email"] = previous["email"]
     users[clean] = entry
     _write_raw(path, users)
 

@@ -21,6 +21,7 @@ from orderlens.users import (
     hash_password,
     load_users,
     save_user,
+    user_for_email,
     verify_password,
 )
 
@@ -83,6 +84,20 @@ def _write(path: Path, users: object) -> Path:
         ({"eve": {"role": "boss", "password_hash": "x"}}, "'eve': unknown role 'boss'"),
         ({"eve": {"role": "analyst"}}, "'eve': password_hash is missing"),
         ({"eve": {"role": "analyst", "password_hash": "hunter2"}}, "'eve': password_hash is not"),
+        # A present hash is checked even when an e-mail would make the entry OIDC-only.
+        (
+            {"eve": {"role": "analyst", "email": "eve@corp.example", "password_hash": "hunter2"}},
+            "'eve': password_hash is not",
+        ),
+        ({"eve": {"role": "analyst", "email": "eve"}}, "'eve': email 'eve' is not an e-mail"),
+        ({"eve": {"role": "analyst", "email": ["e@x.example"]}}, "'eve': email must be text"),
+        (
+            {
+                "eve": {"role": "analyst", "email": "e@corp.example"},
+                "mallory": {"role": "admin", "email": " E@Corp.example"},
+            },
+            "'mallory': email 'e@corp.example' is also given to user 'eve'",
+        ),
         ({"eve": "analyst"}, "'eve': expected name, role and password_hash"),
     ],
 )
@@ -120,3 +135,69 @@ def test_demo_users_are_created_once(tmp_path: Path) -> None:
     save_user(path, "admin", "Admin", Role.ADMIN, "changed-password")
     assert set(ensure_demo_users(path)) == {"analyst", "reviewer", "planner"}
     assert authenticate(path, "admin", "changed-password") is not None
+
+
+def _mixed_users_file(path: Path) -> Path:
+    """Two local users (one also with an e-mail) and one OIDC-only user."""
+    save_user(path, "alice", "Alice Example", Role.REVIEWER, "alice-pass")
+    save_user(path, "carol", "Carol", Role.PLANNER, "carol-pass")
+    document = yaml.safe_load(path.read_text())
+    document["users"]["alice"]["email"] = "Alice@Corp.example"
+    document["users"]["Bob"] = {"name": "Bob OIDC", "role": "analyst", "email": "bob@corp.example"}
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_a_file_mixing_local_and_oidc_only_users_loads(tmp_path: Path) -> None:
+    path = _mixed_users_file(tmp_path / "users.yaml")
+    users = load_users(path)
+    assert set(users) == {"alice", "bob", "carol"}
+    assert users["bob"].password_hash is None
+    assert users["bob"].email == "bob@corp.example"
+    assert users["alice"].email == "alice@corp.example"
+    assert users["carol"].email is None
+    # Local sign-in is unaffected for the users with a password.
+    assert authenticate(path, "alice", "alice-pass") == User(
+        "alice", "Alice Example", Role.REVIEWER
+    )
+    assert authenticate(path, "carol", "carol-pass") == User("carol", "Carol", Role.PLANNER)
+    # E-mail lookup (what OIDC mode uses) ignores case and blanks.
+    assert user_for_email(users, " BOB@corp.example ") == User("bob", "Bob OIDC", Role.ANALYST)
+    assert user_for_email(users, "alice@corp.example") == User(
+        "alice", "Alice Example", Role.REVIEWER
+    )
+    assert user_for_email(users, "carol@corp.example") is None
+    assert user_for_email(users, "") is None
+
+
+def test_an_oidc_only_user_never_signs_in_locally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import orderlens.users as users_module
+
+    path = _mixed_users_file(tmp_path / "users.yaml")
+    users = load_users(path)
+    hashed: list[str] = []
+    real_verify = users_module.verify_password
+
+    def spy(password: str, stored: str) -> bool:
+        hashed.append(stored)
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(users_module, "verify_password", spy)
+    dummy = users_module._dummy_hash()
+    for password in ("", "alice-pass", "carol-pass", "bob", "bob@corp.example", dummy, "None"):
+        hashed.clear()
+        assert authenticate(users, "bob", password) is None
+        assert authenticate(path, " BOB ", password) is None
+        # Still one scrypt hash per attempt, as for an unknown user or a wrong password.
+        assert hashed == [dummy, dummy]
+
+
+def test_setting_a_password_keeps_the_email(tmp_path: Path) -> None:
+    path = _mixed_users_file(tmp_path / "users.yaml")
+    save_user(path, "BOB", "Bob", Role.ADMIN, "bob-local-pass")
+    users = load_users(path)
+    assert users["bob"].email == "bob@corp.example"
+    assert authenticate(users, "bob", "bob-local-pass") == User("bob", "Bob", Role.ADMIN)
+    assert user_for_email(users, "bob@corp.example") == User("bob", "Bob", Role.ADMIN)

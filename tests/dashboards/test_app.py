@@ -319,6 +319,34 @@ def test_oidc_mode_maps_the_signed_in_email_to_a_role(
     assert any("Role: reviewer" in c.value for c in at.sidebar.caption)
 
 
+def test_oidc_only_user_signs_in_through_oidc_but_never_with_the_form(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = yaml.safe_load(env.users_file.read_text())
+    document["users"]["olga"] = {"name": "Olga", "role": "admin", "email": "olga@corp.example"}
+    env.users_file.write_text(yaml.safe_dump(document))
+    # Local mode: the file still works for everyone else, and Olga has no password at all.
+    for password in ("", PASSWORD, "olga@corp.example"):
+        at = sign_in("olga", password)
+        assert [e.value for e in at.error] == ["Unknown username or wrong password."]
+    assert sign_in("analyst").title[0].value == "Overview"
+    # OIDC mode: her e-mail gives her role.
+    monkeypatch.setenv("ORDERLENS_AUTH", "oidc")
+    at = app()
+    at.user = {"is_logged_in": True, "email": "Olga@corp.example"}
+    at.run()
+    assert not at.exception
+    assert any("Role: admin" in c.value for c in at.sidebar.caption)
+    # A users file that cannot be used gives no one a role, and says why.
+    document["users"]["olga"]["password_hash"] = "plain-text-password"
+    env.users_file.write_text(yaml.safe_dump(document))
+    at = app()
+    at.user = {"is_logged_in": True, "email": "olga@corp.example"}
+    at.run()
+    assert not at.metric and not at.dataframe
+    assert any("users file cannot be used" in e.value for e in at.error)
+
+
 def test_a_removed_user_is_signed_out_on_the_next_run(env: Env) -> None:
     at = sign_in("analyst")
     assert at.title[0].value == "Overview"
