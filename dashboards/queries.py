@@ -13,6 +13,7 @@ Settings are read per call (``Settings.from_env()``), never at import.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -194,6 +195,68 @@ def distinct(table: str, column: str) -> list[str]:
     return [str(v) for v in frame["v"].to_list()]
 
 
+def has_table(table: str) -> bool:
+    """True when the snapshot has this table (a snapshot from an older release may not)."""
+    frame = query(
+        "SELECT count(*) AS n FROM information_schema.tables "
+        "WHERE table_schema = 'main' AND table_name = ?",
+        (table,),
+    )
+    return bool(frame.item())
+
+
+HELD_PREFIX = "held with its order: "
+"""How ``stg_rejects`` marks a line held only because another line or field of its order is
+unusable; the held-orders view shows the order's reason without it."""
+
+_HELD_LINES = (
+    "SELECT file_id, source, file_name, line, order_key, "
+    f"CASE WHEN starts_with(reason, '{HELD_PREFIX}') THEN substr(reason, {len(HELD_PREFIX) + 1}) "
+    "ELSE reason END AS reason FROM stg_rejects"
+)
+
+HELD_ORDERS_SQL = f"""
+WITH held AS ({_HELD_LINES})
+SELECT order_key, source, file_name, min(line) AS first_line,
+       string_agg(CAST(line AS VARCHAR), ', ' ORDER BY line) AS lines,
+       count(*) AS line_count,
+       list_sort(list_distinct(list(reason))) AS reasons
+FROM held
+GROUP BY file_id, source, file_name, order_key, CASE WHEN order_key IS NULL THEN line END
+"""
+"""One row per order held out of staging (``stg_rejects`` has one per raw line): its file, its
+lines and the distinct reasons. A line without a ``source_order_id`` belongs to no known
+order, so it is a row of its own with a NULL ``order_key``."""
+
+
+@dataclass(frozen=True)
+class HeldCounts:
+    orders: int
+    """Orders held out of staging; a line without an order id counts as one (as in
+    ``orderlens status``)."""
+    lines_without_order: int
+    """Of those, raw lines held because they carry no ``source_order_id``."""
+
+
+def held_counts() -> HeldCounts | None:
+    """How much ``stg_rejects`` holds out of staging, or None when the snapshot lacks it."""
+    if not has_table("stg_rejects"):
+        return None
+    row = query(
+        "SELECT count(DISTINCT coalesce(order_key, file_id || ':' || line)) AS orders, "
+        "count(*) FILTER (WHERE order_key IS NULL) AS lines_without_order FROM stg_rejects"
+    ).row(0, named=True)
+    return HeldCounts(int(row["orders"] or 0), int(row["lines_without_order"] or 0))
+
+
+def held_reasons() -> list[str]:
+    """Sorted distinct reasons an order is held for (filter choices)."""
+    frame = query(
+        f"SELECT DISTINCT reason AS v FROM ({_HELD_LINES}) WHERE reason IS NOT NULL ORDER BY 1"
+    )
+    return [str(v) for v in frame["v"].to_list()]
+
+
 # Identifiers interpolated into SQL must come from this fixed list, never from user input.
 _FILTERABLE: dict[str, frozenset[str]] = {
     "fct_orders": frozenset(
@@ -201,6 +264,7 @@ _FILTERABLE: dict[str, frozenset[str]] = {
     ),
     "ingest_files": frozenset({"source", "status", "file_format", "file_name"}),
     "ingest_rejects": frozenset({"source", "file_name", "error_type", "column_name"}),
+    "stg_rejects": frozenset({"source", "file_name"}),
 }
 
 

@@ -1,7 +1,13 @@
-"""Ingestion: what each landed file gave, and a browser of the records that were rejected.
+"""Ingestion: what each landed file gave, the records rejected at ingest, and the orders held
+out of staging.
 
-The rejected record's raw text can hold customer details, so it is read and shown only for
-roles that may see personal data.
+* **Rejected records** (``ingest_rejects``): a record that could not be parsed is not loaded;
+  one row per problem (a record can have several). The raw text can hold customer details,
+  so it is read and shown only for roles that may see personal data.
+* **Held orders** (``stg_rejects``): every record of the order was loaded, but the order
+  cannot enter staging (e.g. ``created_at`` is not a timestamp, or a line has no quantity),
+  so it is in no KPI. One row per order, with its file, lines and reason. A snapshot from a
+  release without ``stg_rejects`` says so instead.
 """
 
 from __future__ import annotations
@@ -96,9 +102,67 @@ def _rejects(allowed: bool) -> None:
     if frame.height == 0:
         st.info("No rejected records match these filters.")
         return
-    st.caption(f"{frame.height:,} rejected record(s)")
+    records = frame.select(pl.struct("source", "file", "line").n_unique()).item()
+    st.caption(f"{records:,} rejected record(s) · {frame.height:,} problem(s)")
     st.dataframe(frame, hide_index=True, width="stretch")
     ui.csv_download(frame, "rejected_records.csv", "Download rejects CSV", "rejects_csv")
+
+
+def _held() -> None:
+    st.subheader("Held orders")
+    if not queries.has_table("stg_rejects"):
+        st.info(
+            "This snapshot does not record the orders held out of staging (it has no "
+            "`stg_rejects` table; it was published by an older release). Publish it again with "
+            "`orderlens run` to see them."
+        )
+        return
+    st.caption(
+        "Orders whose records were all loaded but that cannot enter staging, so they count in "
+        "no KPI. Each row is one order, with the lines it was read from."
+    )
+    c1, c2, c3 = st.columns(3)
+    files = c1.multiselect("File", queries.distinct("stg_rejects", "file_name"), key="held_files")
+    reasons = c2.multiselect("Reason", queries.held_reasons(), key="held_reasons")
+    order = c3.text_input(
+        "Order key contains", key="held_search", max_chars=200, placeholder="e.g. shopify:1001"
+    )
+    where = ["TRUE"]
+    params: list[Any] = []
+    _in_list("file_name", files, where, params)
+    if reasons:
+        where.append("list_has_any(reasons, ?::VARCHAR[])")
+        params.append(list(reasons))
+    if order.strip():
+        where.append("order_key ILIKE ? ESCAPE '\\'")
+        params.append(queries.like_pattern(order.strip()))
+    frame = queries.query(
+        f"SELECT order_key, source, file_name AS file, lines, line_count, "
+        f"array_to_string(reasons, '; ') AS reason FROM ({queries.HELD_ORDERS_SQL}) "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY file_name, first_line, order_key LIMIT {ROW_LIMIT + 1}",
+        params,
+    )
+    ui.truncation_note(frame.height, ROW_LIMIT)
+    frame = frame.head(ROW_LIMIT)
+    if frame.height == 0:
+        if len(where) == 1:
+            st.success("No orders are held out of staging.", icon=":material/check_circle:")
+        else:
+            st.info("No held orders match these filters.")
+        return
+    orphans = frame.filter(pl.col("order_key").is_null()).height
+    note = f" ({orphans:,} without an order id)" if orphans else ""
+    st.caption(
+        f"{frame.height:,} held order(s){note} · {int(frame['line_count'].sum()):,} line(s) held"
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={"line_count": st.column_config.NumberColumn("lines held")},
+    )
+    ui.csv_download(frame, "held_orders.csv", "Download held orders CSV", "held_csv")
 
 
 def render() -> None:
@@ -109,6 +173,8 @@ def render() -> None:
     _files(tz)
     st.divider()
     _rejects(can_see_personal_data(user.role))
+    st.divider()
+    _held()
 
 
 if __name__ == "__main__":

@@ -194,23 +194,55 @@ def _render_rejects(show_link: bool) -> None:
         "count(*) FILTER (WHERE status = 'partial') AS partial_files, "
         "count(*) FILTER (WHERE status = 'rejected') AS rejected_files FROM ingest_files"
     ).row(0, named=True)
-    c1, c2, c3, c4 = st.columns(4)
+    held = queries.held_counts()
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("Files ingested", f"{files['files']:,}")
     c2.metric("Records loaded", f"{files['loaded']:,}")
-    c3.metric("Records rejected", f"{files['rejected']:,}")
+    c3.metric(
+        "Records rejected",
+        f"{files['rejected']:,}",
+        help="Records that could not be parsed at ingest and were not loaded.",
+    )
     c4.metric(
+        "Orders held",
+        "n/a" if held is None else f"{held.orders:,}",
+        help="Orders whose records were loaded but that cannot enter staging (for example "
+        "created_at is not a timestamp); they are in no KPI.",
+    )
+    c5.metric(
         "Files not clean",
         f"{files['partial_files'] + files['rejected_files']:,}",
         help="Files partly (status 'partial') or wholly (status 'rejected') rejected.",
     )
+    rejected = _count(files["rejected"], "record", "records")
+    if held is None:
+        st.caption(
+            f"{rejected} rejected at ingest; this snapshot does not record the orders held out "
+            "of staging (publish it again with `orderlens run`)."
+        )
+    else:
+        orphans = (
+            f" ({_count(held.lines_without_order, 'line', 'lines')} without an order id)"
+            if held.lines_without_order
+            else ""
+        )
+        st.caption(
+            f"{rejected} rejected at ingest, "
+            f"{_count(held.orders, 'order', 'orders')} held out of staging{orphans}."
+        )
+    # ingest_rejects has one row per problem; a record with several problems counts once.
     by_type = queries.query(
-        "SELECT error_type, count(*) AS rejected_records FROM ingest_rejects "
-        "GROUP BY error_type ORDER BY rejected_records DESC, error_type"
+        "SELECT error_type, count(DISTINCT (file_id, line)) AS rejected_records "
+        "FROM ingest_rejects GROUP BY error_type ORDER BY rejected_records DESC, error_type"
     )
     if by_type.height:
         st.dataframe(by_type, hide_index=True, width="content")
-    if show_link and files["rejected"]:
-        st.caption("The Ingestion page lists every file and rejected record.")
+    if show_link and (files["rejected"] or (held is not None and held.orders)):
+        st.caption("The Ingestion page lists every file, rejected record and held order.")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def render() -> None:

@@ -3,7 +3,10 @@
 The tables and columns are exactly those the pipeline publishes, so this builder can later be
 swapped for a real ``orderlens run`` over a tiny landing folder. Six orders in three channels;
 one order (``#1004``, GBP) has no FX rate and so a NULL ``total_reporting``; one (``#1006``) is
-cancelled. Two ingested files are not clean (one partial, one rejected).
+cancelled. Two ingested files are not clean (one partial, one rejected). Two orders are held
+out of staging (``stg_rejects``): ``amazon:AMZ-7`` (lines 6 and 7, ``created_at`` is not a
+timestamp) and ``shopify:SHOP-8`` (line 5 has no quantity, so line 4 is held with it), and
+line 6 of the Shopify file has no order id at all.
 """
 
 from __future__ import annotations
@@ -55,6 +58,10 @@ CREATE TABLE ingest_rejects(
     file_id VARCHAR, source VARCHAR, file_name VARCHAR, line BIGINT, column_name VARCHAR,
     error_type VARCHAR, reason VARCHAR, raw_text VARCHAR
 );
+CREATE TABLE stg_rejects(
+    file_id VARCHAR, source VARCHAR, file_name VARCHAR, line BIGINT, order_key VARCHAR,
+    reason VARCHAR
+);
 CREATE TABLE _meta(key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
@@ -103,6 +110,24 @@ _ORDERS: list[tuple[Any, ...]] = [
 ORDER_COUNT = len(_ORDERS)
 CHANNELS = ("online_store", "marketplace", "pos")
 EMAILS = tuple(_customer(n)["customer_email"] for n in range(1, ORDER_COUNT + 1))
+_CREATED_AT = "created_at is missing or not an ISO 8601 timestamp"
+# file_id, source, file_name, line, order_key, reason: as the pipeline writes stg_rejects.
+HELD_LINES: list[tuple[Any, ...]] = [
+    (
+        "f1",
+        "shopify",
+        "shopify_orders.csv",
+        4,
+        "shopify:SHOP-8",
+        "held with its order: quantity is missing",
+    ),
+    ("f1", "shopify", "shopify_orders.csv", 5, "shopify:SHOP-8", "quantity is missing"),
+    ("f1", "shopify", "shopify_orders.csv", 6, None, "source_order_id is missing"),
+    ("f2", "amazon", "amazon_orders.csv", 6, "amazon:AMZ-7", f"held with its order: {_CREATED_AT}"),
+    ("f2", "amazon", "amazon_orders.csv", 7, "amazon:AMZ-7", f"held with its order: {_CREATED_AT}"),
+]
+HELD_ORDERS = 3
+"""Two orders, and one line without an order id (counted as one, as ``orderlens status`` does)."""
 REJECT_RAW_EMAIL = "zed@example.com"
 """Appears only in ``ingest_rejects.raw_text``: must not reach roles without personal data."""
 
@@ -229,8 +254,8 @@ def build_snapshot(
                     "shopify_orders.csv",
                     "csv",
                     "h1",
-                    2,
-                    2,
+                    5,
+                    5,
                     0,
                     "loaded",
                     None,
@@ -243,11 +268,11 @@ def build_snapshot(
                     "amazon_orders.csv",
                     "csv",
                     "h2",
+                    6,
                     4,
                     2,
-                    2,
                     "partial",
-                    "2 of 4 records rejected",
+                    "2 of 6 records rejected",
                     ingested,
                     0.7,
                 ],
@@ -302,6 +327,7 @@ def build_snapshot(
                 ],
             ],
         )
+        con.executemany("INSERT INTO stg_rejects VALUES (?, ?, ?, ?, ?, ?)", HELD_LINES)
         con.executemany(
             "INSERT INTO _meta VALUES (?, ?)",
             [

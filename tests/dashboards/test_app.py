@@ -21,6 +21,7 @@ from orderlens.warehouse import SnapshotReader
 from tests.dashboards.fixtures import (
     CHANNELS,
     EMAILS,
+    HELD_ORDERS,
     ORDER_COUNT,
     REJECT_RAW_EMAIL,
     build_snapshot,
@@ -173,8 +174,21 @@ def test_analyst_sees_overview_kpis_equal_to_sql(env: Env) -> None:
     # The last run failed: its step and error are shown.
     failure = "\n".join(e.value for e in at.error)
     assert "run-0002" in failure and "stg_orders" in failure and "column 'total'" in failure
-    # Rejected records are counted from ingest_files.
+    # Rejected records are counted from ingest_files, held orders from stg_rejects.
     assert metrics["Records rejected"] == "3"
+    assert metrics["Orders held"] == str(HELD_ORDERS)
+    captions = [c.value for c in at.caption]
+    assert (
+        "3 records rejected at ingest, 3 orders held out of staging "
+        "(1 line without an order id)." in captions
+    )
+    # A record with several problems counts once per error type.
+    by_type = at.dataframe[1].value
+    assert dict(zip(by_type["error_type"], by_type["rejected_records"], strict=True)) == {
+        "invalid_currency": 1,
+        "invalid_email": 1,
+        "invalid_timestamp": 1,
+    }
     # Sidebar: who, role, sign-out, data as of.
     sidebar = "\n".join(str(n.proto) for n in at.sidebar if hasattr(n, "proto"))
     assert "Test Analyst" in sidebar and "Role: analyst" in sidebar and "Data as of" in sidebar
@@ -261,6 +275,62 @@ def test_ingestion_page_lists_files_and_rejects(env: Env) -> None:
     assert REJECT_RAW_EMAIL not in all_text(at)
     at.multiselect(key="rejects_types").set_value(["invalid_email"]).run()
     assert list(at.dataframe[1].value["error_type"]) == ["invalid_email"]
+
+
+def test_ingestion_page_lists_held_orders_with_filters(env: Env) -> None:
+    at = open_page(sign_in("analyst"), "ingestion")
+    assert not at.exception
+    held = at.dataframe[2].value
+    assert list(held.columns) == ["order_key", "source", "file", "lines", "line_count", "reason"]
+    rows = {
+        (r["order_key"] if isinstance(r["order_key"], str) else None): (
+            r["file"],
+            r["lines"],
+            r["reason"],
+        )
+        for r in held.to_dict("records")
+    }
+    created_at = "created_at is missing or not an ISO 8601 timestamp"
+    assert rows == {
+        "amazon:AMZ-7": ("amazon_orders.csv", "6, 7", created_at),
+        "shopify:SHOP-8": ("shopify_orders.csv", "4, 5", "quantity is missing"),
+        None: ("shopify_orders.csv", "6", "source_order_id is missing"),
+    }
+    assert "3 held order(s) (1 without an order id) · 5 line(s) held" in [
+        c.value for c in at.caption
+    ]
+    assert at.get("download_button")[-1].proto.label == "Download held orders CSV"
+    # Filters: reason, file, order key (taken literally).
+    at.multiselect(key="held_reasons").set_value([created_at]).run()
+    assert list(at.dataframe[2].value["order_key"]) == ["amazon:AMZ-7"]
+    at.multiselect(key="held_reasons").set_value([]).run()
+    at.multiselect(key="held_files").set_value(["shopify_orders.csv"]).run()
+    assert len(at.dataframe[2].value) == 2
+    at.text_input(key="held_search").input("shop").run()
+    assert list(at.dataframe[2].value["order_key"]) == ["shopify:SHOP-8"]
+    at.text_input(key="held_search").input("_").run()
+    assert any(i.value == "No held orders match these filters." for i in at.info)
+
+
+def test_a_snapshot_without_stg_rejects_still_shows_overview_and_ingestion(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    snapshot = build_snapshot(tmp_path / "older" / "orderlens.duckdb")
+    con = duckdb.connect(str(snapshot))
+    con.execute("DROP TABLE stg_rejects")
+    con.close()
+    monkeypatch.setenv("ORDERLENS_SNAPSHOT", str(snapshot))
+    at = sign_in("admin")
+    assert not at.exception and not at.error
+    assert {m.label: m.value for m in at.metric}["Orders held"] == "n/a"
+    assert any(
+        c.value.startswith("3 records rejected at ingest; this snapshot does not record")
+        for c in at.caption
+    )
+    at = open_page(at, "ingestion")
+    assert not at.exception and not at.error
+    assert len(at.dataframe) == 2  # files and rejected records, still shown
+    assert any("no `stg_rejects` table" in i.value for i in at.info)
 
 
 def test_admin_sees_raw_text_of_rejects(env: Env) -> None:
