@@ -48,6 +48,17 @@ def run_all(settings, selection: str = "*"):
         return run_pipeline(selection=selection, settings=settings, instance=instance)
 
 
+def table_hashes(path: Path) -> dict[str, str]:
+    """Content hash of every table of a DuckDB file (order-independent, no load times)."""
+    from orderlens.warehouse import connect, content_hashes
+
+    con = connect(path, read_only=True)
+    try:
+        return content_hashes(con)
+    finally:
+        con.close()
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty OrderLens home; the environment points every path into it."""

@@ -14,18 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from orderlens.warehouse import connect, content_hashes
-from tests.conftest import SAMPLE_LANDING, make_settings, run_all
+from tests.conftest import SAMPLE_LANDING, make_settings, run_all, table_hashes
 
 pytestmark = pytest.mark.slow
-
-
-def _hashes(path: Path) -> dict[str, str]:
-    con = connect(path, read_only=True)
-    try:
-        return content_hashes(con)
-    finally:
-        con.close()
 
 
 def _landing(root: Path, big_file: Path | None) -> Path:
@@ -49,28 +40,35 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sigkill_at_random_points_never_tears_the_snapshot(tmp_path: Path, big_file: Path) -> None:
     reference = make_settings(tmp_path / "reference", _landing(tmp_path / "ref", big_file))
     assert run_all(reference).success
-    expected = _hashes(reference.snapshot)
+    expected = table_hashes(reference.snapshot)
 
     victim_root = tmp_path / "victim"
     victim = make_settings(victim_root / "home", _landing(victim_root, None))
     assert run_all(victim).success
-    before = _hashes(victim.snapshot)
+    before = table_hashes(victim.snapshot)
     (victim.landing / "bulk").mkdir()
     shutil.copyfile(big_file, victim.landing / "bulk" / "orders.csv")
 
-    env = {**os.environ, "ORDERLENS_HOME": str(victim.home),
-           "ORDERLENS_LANDING": str(victim.landing),
-           "DAGSTER_HOME": str(victim.home / "dagster")}
+    env = {
+        **os.environ,
+        "ORDERLENS_HOME": str(victim.home),
+        "ORDERLENS_LANDING": str(victim.landing),
+        "DAGSTER_HOME": str(victim.home / "dagster"),
+    }
     rng = random.Random(20261126)
     for _trial in range(4):
-        process = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(1.0, 6.0))
         process.send_signal(signal.SIGKILL)
         process.wait()
         # The snapshot is always one whole published state: the old one or the new one.
-        assert _hashes(victim.snapshot) in (before, expected)
+        assert table_hashes(victim.snapshot) in (before, expected)
 
     assert run_all(victim).success
-    assert _hashes(victim.snapshot) == expected
-    assert _hashes(victim.warehouse) == _hashes(reference.warehouse)
+    assert table_hashes(victim.snapshot) == expected
+    assert table_hashes(victim.warehouse) == table_hashes(reference.warehouse)

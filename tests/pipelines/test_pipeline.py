@@ -7,21 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from orderlens.warehouse import SnapshotReader, connect, content_hashes, scalar
-from tests.conftest import SAMPLE_LANDING, make_settings, run_all
+from orderlens.warehouse import SnapshotReader, scalar
+from tests.conftest import SAMPLE_LANDING, make_settings, run_all, table_hashes
 
 
 def _copy_sample(target: Path) -> Path:
     shutil.copytree(SAMPLE_LANDING, target, ignore=shutil.ignore_patterns("README.md"))
     return target
-
-
-def _hashes(path: Path) -> dict[str, str]:
-    con = connect(path, read_only=True)
-    try:
-        return content_hashes(con)
-    finally:
-        con.close()
 
 
 def test_every_raw_record_is_loaded_or_rejected(published_demo) -> None:
@@ -81,10 +73,10 @@ def test_marts_convert_through_fx_and_key_customers(published_demo) -> None:
 def test_rerun_on_the_same_landing_changes_nothing(tmp_path: Path) -> None:
     settings = make_settings(tmp_path / "home", _copy_sample(tmp_path / "landing"))
     assert run_all(settings).success
-    first = _hashes(settings.snapshot)
+    first = table_hashes(settings.snapshot)
     assert run_all(settings).success
-    assert _hashes(settings.snapshot) == first
-    assert _hashes(settings.warehouse) == first
+    assert table_hashes(settings.snapshot) == first
+    assert table_hashes(settings.warehouse) == first
 
 
 @pytest.mark.slow
@@ -96,7 +88,7 @@ def test_file_order_and_renames_do_not_change_the_result(tmp_path: Path) -> None
     shutil.copyfile(renamed, landing / "online_store" / "same_content_again.csv")
     two = make_settings(tmp_path / "two", landing)
     assert run_all(two).success
-    first, second = _hashes(one.snapshot), _hashes(two.snapshot)
+    first, second = table_hashes(one.snapshot), table_hashes(two.snapshot)
     # The duplicate is recognised by content and stored once.
     assert {k: v for k, v in second.items() if k != "ingest_files"} == {
         k: v for k, v in first.items() if k != "ingest_files"

@@ -54,6 +54,23 @@ class FileOutcome:
     message: str = ""
     duration_s: float = 0.0
 
+    @classmethod
+    def parsed(
+        cls, file: LandingFile, file_id: str, result: ParseResult, duration_s: float
+    ) -> FileOutcome:
+        """The outcome of a file that was parsed and stored."""
+        return cls(
+            file,
+            file_id,
+            skipped=False,
+            records=result.records,
+            loaded=result.loaded,
+            rejected=result.rejected_records,
+            status=result.status,
+            message="; ".join(result.notes),
+            duration_s=duration_s,
+        )
+
 
 def discover(landing: Path) -> list[LandingFile]:
     """Order files in the landing folder, in a stable order (hidden files ignored)."""
@@ -168,17 +185,7 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
     with transaction(con):
         _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
         refresh_raw_view(con)
-    return FileOutcome(
-        file,
-        file_id,
-        skipped=False,
-        records=parsed.records,
-        loaded=parsed.loaded,
-        rejected=parsed.rejected_records,
-        status=parsed.status,
-        message="; ".join(parsed.notes),
-        duration_s=time.perf_counter() - started,
-    )
+    return FileOutcome.parsed(file, file_id, parsed, time.perf_counter() - started)
 
 
 def drop_unregistered_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -231,17 +238,7 @@ def load_reference(
         )
         _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
     _drop_tables(con, f"_ref_{table}")
-    return FileOutcome(
-        file,
-        file_id,
-        skipped=False,
-        records=parsed.records,
-        loaded=parsed.loaded,
-        rejected=parsed.rejected_records,
-        status=parsed.status,
-        message="; ".join(parsed.notes),
-        duration_s=time.perf_counter() - started,
-    )
+    return FileOutcome.parsed(file, file_id, parsed, time.perf_counter() - started)
 
 
 def _drop_tables(con: duckdb.DuckDBPyConnection, table: str) -> None:
