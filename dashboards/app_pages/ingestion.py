@@ -3,7 +3,9 @@ out of staging.
 
 * **Rejected records** (``ingest_rejects``): a record that could not be parsed is not loaded;
   one row per problem (a record can have several). The raw text can hold customer details,
-  so it is read and shown only for roles that may see personal data.
+  so it is read and shown only for roles that may see personal data; for the other roles the
+  value quoted in a type error's reason is hidden too (in a ragged row it can be an e-mail or
+  a phone number shifted into a typed column).
 * **Held orders** (``stg_rejects``): every record of the order was loaded, but the order
   cannot enter staging (e.g. ``created_at`` is not a timestamp, or a line has no quantity),
   so it is in no KPI. One row per order, with its file, lines and reason. A snapshot from a
@@ -21,6 +23,15 @@ from dashboards import auth, queries, ui
 from orderlens.users import Page, can_see_personal_data
 
 ROW_LIMIT = 5_000
+
+# The ingest's type-error reason quotes the offending value (Python repr, either quote):
+# "value 'two' is not a valid DECIMAL(18,4) for column quantity".
+_QUOTED_VALUE = r"""value (?:'.*'|".*") (is not a valid )"""
+
+
+def hide_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rejects with the quoted value of each type error replaced by ``(hidden)``."""
+    return frame.with_columns(pl.col("reason").str.replace(_QUOTED_VALUE, "value (hidden) ${1}"))
 
 
 def _in_list(column: str, chosen: list[str], where: list[str], params: list[Any]) -> None:
@@ -99,6 +110,8 @@ def _rejects(allowed: bool) -> None:
     )
     ui.truncation_note(frame.height, ROW_LIMIT)
     frame = frame.head(ROW_LIMIT)
+    if not allowed:
+        frame = hide_values(frame)
     if frame.height == 0:
         st.info("No rejected records match these filters.")
         return

@@ -129,7 +129,8 @@ HELD_LINES: list[tuple[Any, ...]] = [
 HELD_ORDERS = 3
 """Two orders, and one line without an order id (counted as one, as ``orderlens status`` does)."""
 REJECT_RAW_EMAIL = "zed@example.com"
-"""Appears only in ``ingest_rejects.raw_text``: must not reach roles without personal data."""
+"""Appears only in ``ingest_rejects`` (``raw_text``, and quoted in a type error's reason): must
+not reach roles without personal data."""
 
 
 def _order_rows() -> list[dict[str, Any]]:
@@ -323,6 +324,18 @@ def build_snapshot(
                     "customer_email",
                     "invalid_email",
                     "not an e-mail address",
+                    f"P-1,{REJECT_RAW_EMAIL},,",
+                ],
+                # The same record again: ragged, so the e-mail landed in a typed column.
+                [
+                    "f3",
+                    "pos",
+                    "pos_broken.parquet",
+                    1,
+                    "customer_created_at",
+                    "CAST",
+                    f"value '{REJECT_RAW_EMAIL}' is not a valid TIMESTAMP WITH TIME ZONE for "
+                    "column customer_created_at",
                     f"P-1,{REJECT_RAW_EMAIL},,",
                 ],
             ],

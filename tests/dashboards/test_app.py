@@ -185,6 +185,7 @@ def test_analyst_sees_overview_kpis_equal_to_sql(env: Env) -> None:
     # A record with several problems counts once per error type.
     by_type = at.dataframe[1].value
     assert dict(zip(by_type["error_type"], by_type["rejected_records"], strict=True)) == {
+        "CAST": 1,
         "invalid_currency": 1,
         "invalid_email": 1,
         "invalid_timestamp": 1,
@@ -270,9 +271,15 @@ def test_ingestion_page_lists_files_and_rejects(env: Env) -> None:
     at = open_page(sign_in("analyst"), "ingestion")
     files, rejects = at.dataframe[0].value, at.dataframe[1].value
     assert sorted(files["status"]) == ["loaded", "partial", "rejected"]
-    assert len(rejects) == 3
+    assert len(rejects) == 4  # one row per problem
+    assert "3 rejected record(s) · 4 problem(s)" in [c.value for c in at.caption]
     assert "raw_text" not in rejects.columns
+    # Not in the raw text, nor quoted in a type error's reason.
     assert REJECT_RAW_EMAIL not in all_text(at)
+    assert (
+        "value (hidden) is not a valid TIMESTAMP WITH TIME ZONE for column customer_created_at"
+        in list(rejects["reason"])
+    )
     at.multiselect(key="rejects_types").set_value(["invalid_email"]).run()
     assert list(at.dataframe[1].value["error_type"]) == ["invalid_email"]
 
@@ -335,7 +342,9 @@ def test_a_snapshot_without_stg_rejects_still_shows_overview_and_ingestion(
 
 def test_admin_sees_raw_text_of_rejects(env: Env) -> None:
     at = open_page(sign_in("admin"), "ingestion")
-    assert REJECT_RAW_EMAIL in "\n".join(at.dataframe[1].value["raw_text"])
+    rejects = at.dataframe[1].value
+    assert REJECT_RAW_EMAIL in "\n".join(rejects["raw_text"])
+    assert f"value '{REJECT_RAW_EMAIL}' is not a valid" in "\n".join(rejects["reason"])
 
 
 # --------------------------------------------------------------------------- empty state
@@ -455,3 +464,29 @@ def test_a_new_publish_is_shown_on_the_next_run(
     at.run()
     assert not at.exception
     assert kpi_markers(at) == {"orders": "3", "revenue": "175.50", "aov": "58.50"}
+
+
+@pytest.mark.parametrize(
+    ("reason", "shown"),
+    [
+        (
+            "value 'two' is not a valid DECIMAL(18,4) for column quantity",
+            "value (hidden) is not a valid DECIMAL(18,4) for column quantity",
+        ),
+        (
+            'truncated last row (the file ends mid-record): value "O\'Brien" is not a valid '
+            "INTEGER for column line_number",
+            "truncated last row (the file ends mid-record): value (hidden) is not a valid "
+            "INTEGER for column line_number",
+        ),
+        ("row has more fields than the header", "row has more fields than the header"),
+        (None, None),
+    ],
+)
+def test_type_error_values_are_hidden(reason: str | None, shown: str | None) -> None:
+    import polars as pl
+
+    from dashboards.app_pages.ingestion import hide_values
+
+    frame = pl.DataFrame({"reason": [reason]}, schema={"reason": pl.String})
+    assert hide_values(frame)["reason"].to_list() == [shown]

@@ -190,6 +190,7 @@ def test_ingestion_page_lists_the_sample_rejects_and_held_orders(
     at = open_page(sign_in(Role.ANALYST), Page.INGESTION)
     rejects = table_with(at, {"file", "line", "error_type"})
     assert "raw_text" not in rejects.columns  # the analyst never gets the raw record
+    assert not any("'two'" in r for r in rejects["reason"])  # nor a value quoted in a reason
     online = rejects[rejects["file"] == ONLINE_STORE_FILE]
     assert sorted(set(online["line"])) == [301, 302, 303]
     assert set(rejects["file"]) == {ONLINE_STORE_FILE}
@@ -219,3 +220,4 @@ def test_admin_sees_the_raw_text_of_the_sample_rejects(snapshot: SnapshotReader)
     raw = dict(zip(rejects["line"], rejects["raw_text"], strict=False))
     assert set(raw) == {301, 302, 303}
     assert re.search(r"\btwo\b", raw[301])  # the quantity written as a word
+    assert "value 'two' is not a valid" in "\n".join(rejects["reason"])
