@@ -177,7 +177,10 @@ def render() -> None:
         params,
     )
     frame = _prepare(raw.head(ROW_LIMIT), allowed, tz)
-    st.markdown(f"**{min(raw.height, ROW_LIMIT):,}** order(s) match.")
+    if raw.height > ROW_LIMIT:
+        st.markdown(f"**More than {ROW_LIMIT:,}** orders match.")
+    else:
+        st.markdown(f"**{raw.height:,}** order(s) match.")
     ui.truncation_note(raw.height, ROW_LIMIT)
     if frame.height == 0:
         st.info("No orders match these filters.")

@@ -115,7 +115,12 @@ def _by_channel(start: date, end: date, exclude_cancelled: bool) -> pl.DataFrame
     revenue = pl.col("revenue").cast(pl.Float64)
     return frame.with_columns(
         pl.when(with_rate > 0).then(revenue / with_rate).otherwise(None).round(2).alias("aov"),
-        (revenue / revenue.sum() * 100).round(1).alias("revenue_share_pct"),
+        # No share when the range has no revenue (avoids 0/0 = NaN).
+        pl.when(revenue.sum() > 0)
+        .then(revenue / revenue.sum() * 100)
+        .otherwise(None)
+        .round(1)
+        .alias("revenue_share_pct"),
         revenue.round(2).alias("revenue"),
     )
 

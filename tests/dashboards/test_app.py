@@ -222,6 +222,7 @@ def test_analyst_sees_masked_emails_on_orders(env: Env) -> None:
     assert at.title[0].value == "Orders"
     table = at.dataframe[0].value
     assert len(table) == ORDER_COUNT
+    assert f"**{ORDER_COUNT}** order(s) match." in [m.value for m in at.markdown]
     assert set(table["customer_email"]) == {f"{e[0]}•••@example.com" for e in EMAILS}
     text = all_text(at)
     for email in EMAILS:
