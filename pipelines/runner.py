@@ -6,6 +6,7 @@ visible in ``make dev``; telemetry is off and every warehouse writer shares a po
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 import uuid
@@ -67,9 +68,21 @@ def prepare_dagster_home(settings: Settings) -> Path:
 
 
 def dagster_instance(settings: Settings) -> dg.DagsterInstance:
-    """The local persistent Dagster instance."""
-    prepare_dagster_home(settings)
-    return dg.DagsterInstance.get()
+    """The local persistent Dagster instance.
+
+    Its SQLite storage is created on first use; runs started at the same moment (a sensor
+    and a schedule, or a backfill) would race to create it, so creation is serialised by a
+    file lock.
+    """
+    home = prepare_dagster_home(settings)
+    with open(home / ".orderlens-init.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)  # creates and migrates the storage under the lock
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return instance
 
 
 def _root_cause(error: dg.SerializableErrorInfo | None) -> tuple[str, str]:

@@ -19,6 +19,25 @@ if TYPE_CHECKING:
 WRITER_POOL = "orderlens_warehouse"
 """Concurrency pool of every step that writes the warehouse (limit 1 in dagster.yaml)."""
 
+WRITE_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=0.2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+"""Writing steps retry transient errors (a lock held a moment too long, an I/O hiccup);
+errors that another try cannot fix are raised as ``dg.Failure(allow_retries=False)``."""
+
+
+@contextlib.contextmanager
+def permanent_errors() -> Iterator[None]:
+    """Turn errors that no retry can fix into a Dagster failure that is not retried."""
+    from orderlens.settings import SettingsError
+    from orderlens.warehouse import SchemaVersionError
+    from pipelines.defs.ingest.landing import IngestError
+
+    try:
+        yield
+    except (SettingsError, SchemaVersionError, IngestError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """Paths and merchant settings; empty fields fall back to the environment at run time."""
@@ -31,6 +50,10 @@ class WarehouseResource(dg.ConfigurableResource):
     reporting_currency: str = ""
 
     def settings(self) -> Settings:
+        with permanent_errors():
+            return self._settings()
+
+    def _settings(self) -> Settings:
         return Settings.from_env(
             home=self.home or None,
             landing=self.landing or None,
@@ -58,6 +81,6 @@ class WarehouseResource(dg.ConfigurableResource):
         from orderlens.warehouse import open_writer
 
         settings = self.settings()
-        with open_writer(settings.warehouse) as con:
+        with permanent_errors(), open_writer(settings.warehouse) as con:
             create_raw_tables(con)
             yield con

@@ -6,12 +6,12 @@ import dagster as dg
 
 from orderlens.contracts import REFERENCE_INPUTS
 from orderlens.warehouse import scalar
-from pipelines.defs.resources import WRITER_POOL, WarehouseResource
+from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
 
 PROGRESS = logging.getLogger("orderlens.progress")
 
 
-@dg.asset(group_name="ingest", pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name="ingest", pool=WRITER_POOL, retry_policy=WRITE_RETRY, kinds={"duckdb"})
 def raw_order_lines(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -75,6 +75,7 @@ def raw_records_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 @dg.multi_asset(
     group_name="ingest",
     pool=WRITER_POOL,
+    retry_policy=WRITE_RETRY,
     specs=[
         dg.AssetSpec(ref.table, description=ref.description, kinds={"duckdb"})
         for ref in REFERENCE_INPUTS

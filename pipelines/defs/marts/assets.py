@@ -4,12 +4,13 @@ import dagster as dg
 
 from orderlens.warehouse import scalar
 from pipelines.defs.ingest.assets import PROGRESS
-from pipelines.defs.resources import WRITER_POOL, WarehouseResource
+from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
 
 
 @dg.asset(
     group_name="marts",
     pool=WRITER_POOL,
+    retry_policy=WRITE_RETRY,
     kinds={"duckdb"},
     deps=[
         "stg_orders",
@@ -51,7 +52,11 @@ def fct_orders_have_fx_rates(warehouse: WarehouseResource) -> dg.AssetCheckResul
 
 
 @dg.asset(
-    group_name="marts", pool=WRITER_POOL, kinds={"duckdb"}, deps=["stg_order_lines", "stg_orders"]
+    group_name="marts",
+    pool=WRITER_POOL,
+    retry_policy=WRITE_RETRY,
+    kinds={"duckdb"},
+    deps=["stg_order_lines", "stg_orders"],
 )
 def fct_order_lines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per order line, with the order's day, channel and currency."""
@@ -63,7 +68,11 @@ def fct_order_lines(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    group_name="marts", pool=WRITER_POOL, kinds={"duckdb"}, deps=["stg_customers", fct_orders]
+    group_name="marts",
+    pool=WRITER_POOL,
+    retry_policy=WRITE_RETRY,
+    kinds={"duckdb"},
+    deps=["stg_customers", fct_orders],
 )
 def dim_customers(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per customer key, across channels."""
@@ -75,7 +84,11 @@ def dim_customers(warehouse: WarehouseResource) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    group_name="marts", pool=WRITER_POOL, kinds={"duckdb"}, deps=["ref_products", fct_order_lines]
+    group_name="marts",
+    pool=WRITER_POOL,
+    retry_policy=WRITE_RETRY,
+    kinds={"duckdb"},
+    deps=["ref_products", fct_order_lines],
 )
 def dim_products(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per SKU in the catalogue or sold."""

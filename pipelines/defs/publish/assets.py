@@ -4,12 +4,13 @@ import dagster as dg
 
 from orderlens.warehouse import publish, set_meta, transaction
 from pipelines.defs.ingest.assets import PROGRESS
-from pipelines.defs.resources import WRITER_POOL, WarehouseResource
+from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
 
 
 @dg.asset(
     group_name="publish",
     pool=WRITER_POOL,
+    retry_policy=WRITE_RETRY,
     kinds={"duckdb"},
     deps=[
         "fct_orders",

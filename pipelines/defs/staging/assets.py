@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pipelines.defs.ingest.assets import PROGRESS
-from pipelines.defs.resources import WRITER_POOL, WarehouseResource
+from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
 from pipelines.defs.staging.tables import STAGING_TABLES
 
 _DESCRIPTIONS = {
@@ -22,6 +22,7 @@ _DESCRIPTIONS = {
 @dg.multi_asset(
     group_name="staging",
     pool=WRITER_POOL,
+    retry_policy=WRITE_RETRY,
     specs=[
         dg.AssetSpec(
             table, deps=["raw_order_lines"], description=_DESCRIPTIONS[table], kinds={"duckdb"}
