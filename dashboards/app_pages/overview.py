@@ -194,19 +194,23 @@ def _render_last_run(tz: str) -> None:
 def _render_rejects(show_link: bool) -> None:
     st.subheader("Ingestion quality")
     files = queries.query(
-        "SELECT count(*) AS files, coalesce(sum(records), 0) AS records, "
-        "coalesce(sum(loaded), 0) AS loaded, coalesce(sum(rejected), 0) AS rejected, "
+        # Order files only for files and lines; rejects of reference files count too.
+        "SELECT count(*) FILTER (WHERE source <> '_reference') AS files, "
+        "coalesce(sum(records) FILTER (WHERE source <> '_reference'), 0) AS records, "
+        "coalesce(sum(loaded) FILTER (WHERE source <> '_reference'), 0) AS loaded, "
+        "coalesce(sum(rejected), 0) AS rejected, "
         "count(*) FILTER (WHERE status = 'partial') AS partial_files, "
         "count(*) FILTER (WHERE status = 'rejected') AS rejected_files FROM ingest_files"
     ).row(0, named=True)
     held = queries.held_counts()
     c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Files ingested", f"{files['files']:,}")
-    c2.metric("Records loaded", f"{files['loaded']:,}")
+    c1.metric("Order files", f"{files['files']:,}")
+    c2.metric("Order lines loaded", f"{files['loaded']:,}")
     c3.metric(
         "Records rejected",
         f"{files['rejected']:,}",
-        help="Records that could not be parsed at ingest and were not loaded.",
+        help="Records of order and reference files that could not be parsed at ingest and "
+        "were not loaded.",
     )
     c4.metric(
         "Orders held",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import mmap
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -232,11 +233,22 @@ def parse_csv(
             return result
         if unknown:
             result.notes.append(f"ignored unknown column(s): {', '.join(unknown)}")
-        try:
-            errors = _duckdb_read(
-                con, path, encoding, header, missing_optional, fields, table, temporary
+
+        def read(source: Path, source_encoding: str) -> list[tuple]:
+            return _duckdb_read(
+                con, source, source_encoding, header, missing_optional, fields, table, temporary
             )
-            data: bytes | mmap.mmap = as_utf8_bytes(mm[:], encoding) if bom == 2 else mm
+
+        def read_copy(content: bytes) -> list[tuple]:
+            with tempfile.TemporaryDirectory(prefix="orderlens-") as tmp:
+                copy = Path(tmp) / path.name
+                copy.write_bytes(content)
+                return read(copy, "utf-8")
+
+        data: bytes | mmap.mmap = as_utf8_bytes(mm[:], encoding) if bom == 2 else mm
+        mixed_endings = False
+        try:
+            errors = read(path, encoding)
         except duckdb.InvalidInputException as exc:
             if "state machine" not in str(exc):
                 _reject_whole_file(
@@ -252,18 +264,46 @@ def parse_csv(
                 return result
             # Mixed line endings (CRLF and LF in one file) stop DuckDB's strict parser; the
             # same bytes with CRLF as LF keep every line number and every value.
+            mixed_endings = True
             data = as_utf8_bytes(mm[:], encoding).replace(b"\r\n", b"\n")
             result.notes.append("mixed line endings (CRLF and LF) were read as LF")
-            with tempfile.TemporaryDirectory(prefix="orderlens-") as tmp:
-                normalised = Path(tmp) / path.name
-                normalised.write_bytes(data)
-                errors = _duckdb_read(
-                    con, normalised, "utf-8", header, missing_optional, fields, table, temporary
-                )
+            errors = read_copy(data)
+        if bom == 0 and any(e[3] == "INVALID ENCODING" for e in errors):
+            decoded = single_byte_text(mm)
+            if decoded is not None:
+                # Not UTF-8 at all (no valid multi-byte sequence anywhere): a legacy
+                # single-byte export. Decode it, say so, and keep every value.
+                name, text = decoded
+                data = text.encode("utf-8")
+                if mixed_endings:
+                    data = data.replace(b"\r\n", b"\n")
+                result.notes.append(f"decoded as {name} (the file is not UTF-8)")
+                errors = read_copy(data)
         _number_records(con, data, errors, fields, table, temporary, result)
     result.rows_sql = rows_sql(table)
     result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
     return result
+
+
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def single_byte_text(data: bytes | mmap.mmap) -> tuple[str, str] | None:
+    """The file's text if it is a single-byte legacy encoding, else None.
+
+    A file with even one valid UTF-8 multi-byte sequence is UTF-8 with damaged bytes: those
+    records are rejected, not guessed at. Otherwise Windows-1252 is tried (what spreadsheet
+    exports use), then ISO-8859-1, which decodes any byte.
+    """
+    raw = bytes(data)
+    if _UTF8_MULTIBYTE.search(raw):
+        return None
+    try:
+        return "Windows-1252", raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return "ISO-8859-1", raw.decode("latin-1")
 
 
 def _duckdb_read(

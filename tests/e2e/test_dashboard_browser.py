@@ -41,13 +41,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(published_demo) -> Iterator[str]:
-    """`orderlens dashboard` on a free port, pointed at the session's published warehouse."""
-    ensure_demo_users(published_demo.users_file)
+def server(published_demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`orderlens dashboard` on a free port, reading the session's published snapshot.
+
+    Users and run state live in a home of the test's own: the shared warehouse stays
+    read-only.
+    """
+    own = tmp_path_factory.mktemp("dashboard-home")
+    ensure_demo_users(own / "users.yaml")
+    if published_demo.run_log.exists():
+        shutil.copyfile(published_demo.run_log, own / "runs.sqlite")
     port = _free_port()
     env = {
         **os.environ,
-        "ORDERLENS_HOME": str(published_demo.home),
+        "ORDERLENS_HOME": str(own),
+        "ORDERLENS_USERS_FILE": str(own / "users.yaml"),
+        "ORDERLENS_STATE": str(own),
         "ORDERLENS_SNAPSHOT": str(published_demo.snapshot),
     }
     process = subprocess.Popen(

@@ -51,7 +51,7 @@ def test_deliberately_broken_file_conserves_every_record(tmp_path: Path) -> None
     path = _write(
         tmp_path / "orders.csv",
         [
-            _row("1", note="first line\nsecond line"),  # lines 2-3
+            _row("1", note="first line\nsecond liné"),  # lines 2-3 (UTF-8 text)
             _row("2", quantity="two"),  # line 4: not a number
             _row("3"),  # line 5
         ],
@@ -69,7 +69,7 @@ def test_deliberately_broken_file_conserves_every_record(tmp_path: Path) -> None
     assert result.records == result.loaded + result.rejected_records
     assert rows["source_order_id"].to_list() == ["1", "3", "6"]
     assert rows["_line"].to_list() == [2, 5, 9]
-    assert rows["note"][0] == "first line\nsecond line"
+    assert rows["note"][0] == "first line\nsecond liné"
     found = {(r.line, r.error_type, r.column) for r in result.rejects}
     assert found == {
         (4, "CAST", "quantity"),
@@ -155,3 +155,22 @@ def test_empty_files_are_reported_not_crashed_on(tmp_path: Path, content: bytes)
     result, rows = _parse(path)
     assert rows.height == 0
     assert result.records == result.loaded + result.rejected_records
+
+
+@pytest.mark.parametrize("encoding, name", [("cp1252", "Windows-1252"), ("latin-1", "ISO-8859-1")])
+def test_single_byte_legacy_files_are_decoded_and_say_so(
+    tmp_path: Path, encoding: str, name: str
+) -> None:
+    text = "€uro" if encoding == "cp1252" else "Zoë"
+    path = tmp_path / "legacy.csv"
+    header = ",".join(GENERIC_FIELD_NAMES) + "\r\n"
+    body = _line(_row("1", customer_first_name=text)).decode().replace("\n", "\r\n")
+    path.write_bytes((header + body).encode(encoding))
+    if encoding == "latin-1":
+        # A byte Windows-1252 leaves undefined forces the ISO-8859-1 reading.
+        path.write_bytes(path.read_bytes().replace(b"Zo", b"Zo\x81"))
+        text = "Zo\x81ë"
+    result, rows = _parse(path)
+    assert (result.loaded, result.rejected_records) == (1, 0)
+    assert rows["customer_first_name"][0] == text
+    assert any(name in note for note in result.notes)
