@@ -17,17 +17,17 @@ from pathlib import Path
 import dagster as dg
 
 from orderlens.runlog import RunLog
-from orderlens.security import redact_card_numbers
 from orderlens.settings import Settings
 from orderlens.warehouse import (
     SCHEMA_VERSION,
+    WarehouseError,
     check_schema_version,
     open_writer,
     set_meta,
     transaction,
 )
 from pipelines.defs.assets import ASSET_CHECKS, ASSETS
-from pipelines.defs.automation import RUN_ID_TAG
+from pipelines.defs.automation import RUN_ID_TAG, SELECTION_TAG, record_run_end
 from pipelines.defs.ingest.tables import RAW_FILE_PREFIX, RAW_TABLES, refresh_raw_view
 from pipelines.defs.resources import WarehouseResource
 
@@ -85,17 +85,6 @@ def dagster_instance(settings: Settings) -> dg.DagsterInstance:
     return instance
 
 
-def _root_cause(error: dg.SerializableErrorInfo | None) -> tuple[str, str]:
-    """Class name and message of the innermost error (what the user needs, no traceback)."""
-    while error is not None and error.cause is not None:
-        error = error.cause
-    if error is None:
-        return "", "unknown error"
-    lines = [line for line in error.message.strip().splitlines() if line.strip()]
-    message = lines[0] if lines else error.cls_name
-    return error.cls_name or "", message
-
-
 def run_pipeline(
     selection: str = "*",
     settings: Settings | None = None,
@@ -103,6 +92,10 @@ def run_pipeline(
 ) -> RunOutcome:
     """Materialize the selected assets (default: all) and record the run in the run log.
 
+    A failed step or a failed blocking asset check fails the run and raises an alert; a
+    successful run clears the alerts it settles (see :func:`record_run_end`, which the
+    Dagster run-status sensors use too). A warehouse the run cannot open (another schema
+    version, say) is recorded as a failed run with an alert, then raised to the caller.
     Tests pass an ephemeral instance; the command line uses the local persistent one.
     """
     settings = settings or Settings.from_env()
@@ -111,8 +104,12 @@ def run_pipeline(
     log = RunLog(settings.run_log)
     log.start(run_id, selection)
     started = time.perf_counter()
-    with open_writer(settings.warehouse) as con:
-        check_schema_version(con, settings.warehouse)
+    try:
+        with open_writer(settings.warehouse) as con:
+            check_schema_version(con, settings.warehouse)
+    except WarehouseError as exc:
+        record_run_end(log, run_id, success=False, events=[], selection=selection, failure=str(exc))
+        raise
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     result = dg.materialize(
         [*ASSETS, *ASSET_CHECKS],
@@ -121,19 +118,22 @@ def run_pipeline(
         resources={"warehouse": WarehouseResource.from_settings(settings)},
         run_config=QUIET_LOGS,
         raise_on_error=False,
-        tags={RUN_ID_TAG: run_id},
+        tags={RUN_ID_TAG: run_id, SELECTION_TAG: selection},
+    )
+    problems = record_run_end(
+        log, run_id, success=result.success, events=result.all_events, selection=selection
     )
     duration = time.perf_counter() - started
-    if result.success:
-        log.finish(run_id, success=True)
+    if not problems:
         return RunOutcome(run_id, True, duration)
-    failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
-    step = failures[0].step_key if failures else None
-    cls_name, message = _root_cause(failures[0].step_failure_data.error if failures else None)
-    message, _ = redact_card_numbers(message)
-    log.finish(run_id, success=False, error_summary=message, failed_step=step)
+    first = problems[0]
     return RunOutcome(
-        run_id, False, duration, step, message, schema_error=cls_name == "SchemaVersionError"
+        run_id,
+        False,
+        duration,
+        first.step,
+        first.summary,
+        schema_error=first.error_class == "SchemaVersionError",
     )
 
 
