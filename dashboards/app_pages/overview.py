@@ -1,4 +1,8 @@
-"""Overview: order KPIs, orders and revenue by channel and day, pipeline health.
+"""Overview: active alerts, order KPIs, orders and revenue by channel and day, pipeline health.
+
+Active alerts (a failed run or blocking check, until a later run succeeds) are shown first,
+one box each, to every role; a stale-data warning with "data as of" follows when no run has
+succeeded (and nothing was published) within ``Settings.stale_after_hours``.
 
 KPI definitions (all over the selected order-date range, merchant time zone):
 
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import polars as pl
@@ -154,16 +158,52 @@ def _render_freshness(tz: str, stale_after_hours: float) -> None:
         f"Data as of **{queries.local_time(published, tz)}** (published) · latest order "
         f"**{queries.local_time(latest, tz)}** · times in {tz}"
     )
-    if published is not None:
-        if published.tzinfo is None:
-            published = published.replace(tzinfo=UTC)
-        age_h = (datetime.now(UTC) - published).total_seconds() / 3600
-        if age_h > stale_after_hours:
-            st.warning(
-                f"The published data is {age_h:,.0f} hours old (more than "
-                f"{stale_after_hours:g}); check the last pipeline run below.",
-                icon=":material/schedule:",
-            )
+    try:
+        fresh = RunLog(queries.settings().run_log).freshness(stale_after_hours, published)
+    except (sqlite3.Error, OSError):
+        return  # the last-run section below says the run log cannot be read
+    if fresh.stale:
+        last = queries.local_time(fresh.last_success_at, tz) if fresh.last_success_at else "never"
+        st.warning(
+            f"**Stale data**: no successful pipeline run in the last {stale_after_hours:g} "
+            f"hours (last success: {last}). Data as of {queries.local_time(published, tz)}; "
+            "check the alerts and the last pipeline run.",
+            icon=":material/schedule:",
+        )
+
+
+_MAX_ALERT_BOXES = 5
+
+
+def _render_alerts(tz: str) -> None:
+    """One box per active alert (newest first), until a later run succeeds.
+
+    Alerts hold run ids, step and asset names and a redacted one-line error: no personal
+    data, so every signed-in role sees them.
+    """
+    try:
+        alerts = RunLog(queries.settings().run_log).active_alerts()
+    except (sqlite3.Error, OSError):
+        return  # the last-run section says the run log cannot be read
+    for alert in alerts[:_MAX_ALERT_BOXES]:
+        what = (
+            "A blocking data check failed"
+            if alert.kind == "check_failed"
+            else "A pipeline run failed"
+        )
+        st.error(
+            f"**{what}** · run `{alert.run_id}` at `{alert.where}` · raised "
+            f"{queries.local_time(alert.raised_at, tz)}\n\n{alert.error_summary}\n\n"
+            "The dashboard shows the last published snapshot; this alert stays until a later "
+            "run succeeds.",
+            icon=":material/notification_important:",
+        )
+    if len(alerts) > _MAX_ALERT_BOXES:
+        st.error(
+            f"{len(alerts) - _MAX_ALERT_BOXES} more active alert(s): `orderlens status` lists "
+            "them all.",
+            icon=":material/notification_important:",
+        )
 
 
 def _render_last_run(tz: str) -> None:
@@ -259,10 +299,11 @@ def render() -> None:
     st.title("Overview")
     settings = queries.settings()
     problem = queries.snapshot_problem()
+    tz = settings.timezone if problem is not None else queries.timezone_name()
+    _render_alerts(tz)
     if problem is not None:
-        _render_last_run(settings.timezone)
+        _render_last_run(tz)
         ui.snapshot_or_stop()
-    tz = queries.timezone_name()
     currency = queries.reporting_currency()
     _render_freshness(tz, settings.stale_after_hours)
     bounds = queries.order_date_bounds()
