@@ -101,3 +101,39 @@ def test_concurrent_runs_share_the_writer_pool_without_lock_errors(tmp_path: Pat
     reference = make_settings(tmp_path / "reference", landing)
     assert run_all(reference).success
     assert table_hashes(make_settings(home, landing).snapshot) == table_hashes(reference.snapshot)
+
+
+class _FailOn:
+    """A DuckDB connection that fails on the first statement containing ``marker``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, marker: str) -> None:
+        self._con, self._marker = con, marker
+
+    def execute(self, sql: str, *args, **kwargs):
+        if self._marker in sql:
+            raise RuntimeError(f"simulated crash before: {self._marker}")
+        return self._con.execute(sql, *args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self._con, name)
+
+
+def test_a_staging_rebuild_failing_half_way_changes_no_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(tmp_path / "home", _copy_sample(tmp_path / "landing"))
+    assert run_all(settings).success
+    before = table_hashes(settings.warehouse)
+
+    from pipelines.defs.staging import build
+
+    real = build.build_staging
+
+    def crashing(con, **kwargs):
+        # Tables before stg_fulfilments are rewritten first; then the step dies.
+        return real(_FailOn(con, "CREATE OR REPLACE TABLE stg_fulfilments"), **kwargs)
+
+    monkeypatch.setattr(build, "build_staging", crashing)
+    outcome = run_all(settings)
+    assert not outcome.success and outcome.failed_step == "staging"
+    assert table_hashes(settings.warehouse) == before
