@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pytest
@@ -131,7 +132,10 @@ def test_a_staging_rebuild_failing_half_way_changes_no_table(
 
     def crashing(con, **kwargs):
         # Tables before stg_fulfilments are rewritten first; then the step dies.
-        return real(_FailOn(con, "CREATE OR REPLACE TABLE stg_fulfilments"), **kwargs)
+        failing = cast(
+            duckdb.DuckDBPyConnection, _FailOn(con, "CREATE OR REPLACE TABLE stg_fulfilments")
+        )
+        return real(failing, **kwargs)
 
     monkeypatch.setattr(build, "build_staging", crashing)
     outcome = run_all(settings)
