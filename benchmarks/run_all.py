@@ -1,8 +1,8 @@
 """Run every benchmark and compare with the issue's targets (`make bench`, `make bench-smoke`).
 
-Full sizes: 1,000,000 lines. `--smoke` runs each at a small size in well under a minute
-(it checks that the benchmarks work; its ratios are not the targets' measure). Results are
-written to benchmarks/out/results.json.
+Full sizes: 1,000,000 lines (generate: 1,000,000 orders). `--smoke` runs each at a small
+size in well under a minute (it checks that the benchmarks work; its ratios are not the
+targets' measure). Results are written to benchmarks/out/results.json.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from benchmarks import bench_import, bench_ingest, bench_run
+from benchmarks import bench_generate, bench_import, bench_ingest, bench_run
 from benchmarks.common import OUT
 
 
@@ -26,11 +26,16 @@ def main() -> int:
         "import": bench_import.run(3 if args.smoke else 7),
         "ingest": bench_ingest.run(lines, 1 if args.smoke else 5),
         "run": bench_run.run(lines, 1 if args.smoke else 3),
+        "generate": bench_generate.run(lines, 1 if args.smoke else 3),
     }
     checks = {
         "definitions import extra <= 0.15 s": results["import"]["definitions_extra_s"] <= 0.15,
         "ingest ratio <= 1.3": results["ingest"]["ratio"] <= 1.3,
         "run ratio <= 1.15": results["run"]["ratio"] <= 1.15,
+        "generate 1M orders <= 120 s": results["generate"]["seconds"]
+        <= bench_generate.TARGET_SECONDS,
+        "generate 1M orders <= 2 GiB": results["generate"]["peak_rss_bytes"]
+        <= bench_generate.TARGET_RSS_BYTES,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / ("results_smoke.json" if args.smoke else "results.json")).write_text(

@@ -71,6 +71,38 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "demo-data", parents=[paths], help="copy the sample landing folder, create demo users, run"
     )
+
+    generate = sub.add_parser(
+        "generate",
+        parents=[paths],
+        help="write a synthetic merchant's landing folder, with injected defects and their "
+        "ground truth",
+        description="Write a realistic multi-channel merchant's order files (one folder per "
+        "source, one file per month), the reference inputs, and the ground truth of every "
+        "injected defect (next to the folder: <out>/../<out name>_ground_truth.parquet). The "
+        "same seed gives the same bytes.",
+    )
+    generate.add_argument("--out", help="folder to write (default: the landing folder)")
+    generate.add_argument("--orders", type=int, default=100_000, help="orders (default 100000)")
+    generate.add_argument("--start", default="2026-01-01", help="first day (default 2026-01-01)")
+    generate.add_argument("--end", default="2026-12-31", help="last day (default 2026-12-31)")
+    generate.add_argument("--seed", type=int, default=7)
+    inject = generate.add_mutually_exclusive_group()
+    inject.add_argument(
+        "--inject",
+        metavar="NAME=RATE,...",
+        help="run only these injectors at these rates (default: every injector at its "
+        "default rate)",
+    )
+    inject.add_argument("--no-inject", action="store_true", help="write clean data only")
+    generate.add_argument(
+        "--ground-truth", metavar="FILE", help="ground-truth Parquet file (outside --out)"
+    )
+    generate.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty folder (replaces its source and _reference folders)",
+    )
     return parser
 
 
@@ -121,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "dev": _cmd_dev,
             "rebuild": _cmd_rebuild,
             "demo-data": _cmd_demo_data,
+            "generate": _cmd_generate,
         }[args.command]
         return handler(args)
     except SettingsError as exc:
@@ -190,6 +223,60 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
             + ", ".join(f"{name} / {password}" for name, password in users.items())
         )
     return code
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from pipelines.generator import generate_merchant, parse_injector_specs
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+        specs = [] if args.no_inject else None
+        if args.inject is not None:
+            specs = parse_injector_specs(args.inject)
+    except ValueError as exc:
+        print(f"orderlens: generate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.out:
+        out = Path(args.out).expanduser().resolve()
+    else:
+        from orderlens.settings import Settings
+
+        out = Settings.from_env().landing
+    truth = Path(args.ground_truth).expanduser().resolve() if args.ground_truth else None
+    try:
+        report = generate_merchant(
+            out,
+            orders=args.orders,
+            start=start,
+            end=end,
+            seed=args.seed,
+            injectors=specs,
+            ground_truth=truth,
+            overwrite=args.force,
+        )
+    except (ValueError, FileExistsError) as exc:
+        print(f"orderlens: generate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for file in report.files:
+        print(f"  {file.relative}: {file.orders:,} orders, {file.records:,} lines, "
+              f"{file.n_bytes:,} bytes")  # fmt: skip
+    for path in report.reference:
+        print(f"  {path.relative_to(report.out).as_posix()}: {path.stat().st_size:,} bytes")
+    injected = ", ".join(f"{name} {rows:,}" for name, rows in report.injected.items())
+    print(
+        f"wrote {len(report.files)} order files and {len(report.reference)} reference files "
+        f"to {report.out} ({report.n_bytes:,} bytes): {report.orders:,} orders, "
+        f"{report.lines:,} lines ({report.records:,} records written), "
+        f"{report.customers:,} customers"
+    )
+    print(
+        f"ground truth: {report.ground_truth} ({report.ground_truth_rows:,} rows"
+        + (f": {injected})" if injected else ")")
+    )
+    print(f"took {report.seconds:.1f} s")
+    return EXIT_OK
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

@@ -1,0 +1,130 @@
+"""Small pools of names, streets, cities and e-mail domains per country, built once with faker.
+
+Grain: one pool per kind, strings of every country concatenated. Customers pick from them by
+index (vectorised), so faker runs a few thousand times whatever the number of orders.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from faker import Faker
+
+from pipelines.generator.world import COUNTRIES
+
+
+@dataclass(frozen=True, eq=False)
+class _Pool:
+    """Strings of every country, concatenated; ``off[c]``/``size[c]`` locate country ``c``."""
+
+    columns: dict[str, pl.Series]
+    off: np.ndarray
+    size: np.ndarray
+
+    def pick(self, rng: np.random.Generator, country: np.ndarray) -> np.ndarray:
+        return self.off[country] + (rng.random(len(country)) * self.size[country]).astype(np.int64)
+
+
+def _ascii(text: str) -> str:
+    text = text.replace("ß", "ss").replace("ø", "o").replace("æ", "ae")
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]", "", folded.lower())
+
+
+def _make_pool(per_country: list[dict[str, list[object]]]) -> _Pool:
+    sizes = np.array([len(next(iter(d.values()))) for d in per_country], dtype=np.int64)
+    off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    names = list(per_country[0])
+    columns = {
+        name: pl.Series(name, [v for d in per_country for v in d[name]], strict=False)
+        for name in names
+    }
+    return _Pool(columns, off, sizes)
+
+
+@dataclass(frozen=True, eq=False)
+class _Pools:
+    names: _Pool  # first, last, first_ascii, last_ascii
+    streets: _Pool  # street
+    cities: _Pool  # city, province, zip, tax_rate
+    domains: _Pool  # domain
+    address2: pl.Series  # US/CA-style secondary addresses
+
+
+@functools.cache
+def faker_pools() -> _Pools:
+    names: list[dict[str, list[object]]] = []
+    streets: list[dict[str, list[object]]] = []
+    cities: list[dict[str, list[object]]] = []
+    domains: list[dict[str, list[object]]] = []
+    for number, country in enumerate(COUNTRIES):
+        fake = Faker(country.locale)
+        fake.seed_instance(1000 + number)
+        first: list[object] = []
+        last: list[object] = []
+        first_a: list[object] = []
+        last_a: list[object] = []
+        for _ in range(120):
+            if country.code == "JP":
+                f_kanji, _kana, f_roman = fake.first_name_pair()  # type: ignore[attr-defined]
+                l_kanji, _kana, l_roman = fake.last_name_pair()  # type: ignore[attr-defined]
+                first.append(f_kanji)
+                last.append(l_kanji)
+                first_a.append(_ascii(f_roman))
+                last_a.append(_ascii(l_roman))
+            else:
+                f, la = fake.first_name(), fake.last_name()
+                first.append(f)
+                last.append(la)
+                first_a.append(_ascii(f) or "customer")
+                last_a.append(_ascii(la) or "shop")
+        names.append({"first": first, "last": last, "first_ascii": first_a, "last_ascii": last_a})
+        if country.code == "JP":
+            street_list: list[object] = [
+                f"{fake.town()}{fake.chome()}{fake.ban()}"  # type: ignore[attr-defined]
+                for _ in range(150)
+            ]
+        else:
+            street_list = [fake.street_name() for _ in range(150)]
+        streets.append({"street": street_list})
+        city: list[object] = []
+        province: list[object] = []
+        zips: list[object] = []
+        tax: list[object] = []
+        rates = dict(country.tax_by_province)
+        for _ in range(150):
+            if country.code == "US":
+                prov, z = fake.state_abbr(include_territories=False), fake.zipcode()  # type: ignore[attr-defined]
+            elif country.code == "CA":
+                prov, z = fake.province_abbr(), fake.postcode()  # type: ignore[attr-defined]
+            elif country.code == "GB":
+                prov, z = fake.county(), fake.postcode()  # type: ignore[attr-defined]
+            elif country.code == "DE":
+                prov, z = fake.state(), fake.postcode()  # type: ignore[attr-defined]
+            elif country.code == "FR":
+                prov, z = fake.department_name(), fake.postcode()  # type: ignore[attr-defined]
+            elif country.code == "NL":
+                prov, z = fake.province(), fake.postcode()  # type: ignore[attr-defined]
+            else:
+                prov, z = fake.prefecture(), fake.zipcode()  # type: ignore[attr-defined]
+            city.append(fake.city())
+            province.append(prov)
+            zips.append(z)
+            tax.append(rates.get(str(prov), country.tax))
+        cities.append({"city": city, "province": province, "zip": zips, "tax_rate": tax})
+        domains.append({"domain": list(country.email_domains)})
+    us = Faker("en_US")
+    us.seed_instance(999)
+    address2 = pl.Series("address2", [us.secondary_address() for _ in range(60)])  # type: ignore[attr-defined]
+    return _Pools(
+        names=_make_pool(names),
+        streets=_make_pool(streets),
+        cities=_make_pool(cities),
+        domains=_make_pool(domains),
+        address2=address2,
+    )
