@@ -42,6 +42,10 @@ class WarehouseError(RuntimeError):
     """A warehouse cannot be used as it is; the message says why and what to do."""
 
 
+class WarehouseBusyError(WarehouseError):
+    """Another process holds the working warehouse's write lock."""
+
+
 class SchemaVersionError(WarehouseError):
     """The warehouse was written by another schema version of OrderLens."""
 
@@ -133,7 +137,8 @@ def open_writer(
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or attempt == retries:
-                raise WarehouseError(
+                error = WarehouseBusyError if "lock" in str(exc).lower() else WarehouseError
+                raise error(
                     f"{path}: cannot open the working warehouse for writing ({exc}). Another "
                     "OrderLens run may be writing it; only one writer at a time is allowed."
                 ) from exc

@@ -1,6 +1,7 @@
 """The ``orderlens`` command line.
 
-Exit codes: 0 success; 1 the run (or the last run, for ``status``) failed; 2 bad usage,
+Exit codes: 0 success; 1 the run failed (for ``status``: an alert is active or the last run
+failed); 2 bad usage,
 configuration or input; 3 the warehouse has a schema version this release cannot use;
 4 nothing published yet (``status``, ``query``).
 """
@@ -174,10 +175,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pipelines.runner import run_pipeline
+    from pipelines.runner import SelectionError, run_pipeline
 
     _progress_logging()
-    outcome = run_pipeline(selection=args.select)
+    try:
+        outcome = run_pipeline(selection=args.select)
+    except SelectionError as exc:
+        print(f"orderlens: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if outcome.success:
         print(f"run {outcome.run_id} succeeded in {outcome.duration_s:.1f} s")
         return EXIT_OK
@@ -291,7 +296,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if not report["published"]:
         return EXIT_NOTHING_PUBLISHED
     last = report.get("last_run") or {}
-    return EXIT_FAILED if last.get("status") == "failure" else EXIT_OK
+    return EXIT_FAILED if report.get("alerts") or last.get("status") == "failure" else EXIT_OK
 
 
 def _cmd_query(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from orderlens.runlog import RunLog
 from orderlens.settings import Settings
 from orderlens.warehouse import (
     SCHEMA_VERSION,
+    WarehouseBusyError,
     WarehouseError,
     check_schema_version,
     open_writer,
@@ -99,14 +100,18 @@ def run_pipeline(
     Tests pass an ephemeral instance; the command line uses the local persistent one.
     """
     settings = settings or Settings.from_env()
+    validate_selection(selection)
     settings.ensure_dirs()
     run_id = uuid.uuid4().hex[:12]
     log = RunLog(settings.run_log)
     log.start(run_id, selection)
     started = time.perf_counter()
     try:
-        with open_writer(settings.warehouse) as con:
+        with open_writer(settings.warehouse, retries=4) as con:
             check_schema_version(con, settings.warehouse)
+    except WarehouseBusyError:
+        # Another run is writing; every step checks the version itself, inside the pool.
+        pass
     except WarehouseError as exc:
         record_run_end(log, run_id, success=False, events=[], selection=selection, failure=str(exc))
         raise
@@ -135,6 +140,25 @@ def run_pipeline(
         first.summary,
         schema_error=first.error_class == "SchemaVersionError",
     )
+
+
+class SelectionError(ValueError):
+    """An asset selection names no asset of the code location."""
+
+
+def validate_selection(selection: str) -> None:
+    """Refuse, before anything runs or is recorded, a selection that matches nothing."""
+    graph = dg.Definitions(
+        assets=[*ASSETS, *ASSET_CHECKS], resources={"warehouse": WarehouseResource()}
+    ).resolve_asset_graph()
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    try:
+        selected = dg.AssetSelection.from_string(selection).resolve(graph)
+    except Exception as exc:  # Dagster raises several error types for a bad selection
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SelectionError(f"--select {selection!r}: {first}") from exc
+    if not selected:
+        raise SelectionError(f"--select {selection!r} matches no asset")
 
 
 def drop_derived_tables(warehouse: Path) -> list[str]:

@@ -78,3 +78,12 @@ def test_bad_configuration_is_a_usage_error(home: Path, monkeypatch, capsys) -> 
     monkeypatch.setenv("ORDERLENS_TIMEZONE", "Mars/Olympus")
     assert main(["status"]) == EXIT_USAGE
     assert "ORDERLENS_TIMEZONE" in capsys.readouterr().err
+
+
+def test_an_unknown_selection_is_a_usage_error_and_records_no_run(home: Path, capsys) -> None:
+    from orderlens.runlog import RunLog
+
+    assert main(["run", "--select", "no_such_asset"]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "no_such_asset" in err and "Traceback" not in err
+    assert RunLog(home / "state" / "runs.sqlite").latest() is None
