@@ -78,8 +78,15 @@ def test_a_failed_step_keeps_the_previous_table_and_the_published_snapshot(
     assert last is not None and last.status == "failure" and last.failed_step == "dim_products"
 
 
-def test_concurrent_runs_share_the_writer_pool_without_lock_errors(tmp_path: Path) -> None:
+def test_a_30_run_backfill_shares_the_writer_pool_without_lock_errors(tmp_path: Path) -> None:
+    """Thirty runs started at once (as a backfill or a burst of sensor runs would) all
+    succeed through the writer pool of one: no lock error, no file ingested twice."""
     home, landing = tmp_path / "home", _copy_sample(tmp_path / "landing")
+    for store in range(10):
+        folder = landing / f"store{store:02d}"
+        folder.mkdir()
+        text = (landing / "marketplace" / "orders_2026-10.csv").read_text()
+        (folder / "orders.csv").write_text(text.replace(",marketplace,", f",store{store:02d},"))
     env = {
         **os.environ,
         "ORDERLENS_HOME": str(home),
@@ -88,20 +95,28 @@ def test_concurrent_runs_share_the_writer_pool_without_lock_errors(tmp_path: Pat
     }
     runs = [
         subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "run"],
+            [sys.executable, "-m", "pipelines.cli", "run", "--select", "raw_order_lines"],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(30)
     ]
-    outputs = [run.communicate(timeout=600)[0] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs
-    assert not any("lock" in out.lower() for out in outputs), outputs
+    outputs = [run.communicate(timeout=900)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0] * 30, outputs
+    assert not any("lock" in out.lower() for out in outputs)
+    settings = make_settings(home, landing)
+    with connect(settings.warehouse, read_only=True) as con:
+        files = con.execute(
+            "SELECT count(*), count(DISTINCT file_name) FROM ingest_files "
+            "WHERE source <> '_reference'"
+        ).fetchall()[0]
+    assert files == (13, 13)  # 3 sample files + 10 stores, each once
+    assert run_all(settings).success
     reference = make_settings(tmp_path / "reference", landing)
     assert run_all(reference).success
-    assert table_hashes(make_settings(home, landing).snapshot) == table_hashes(reference.snapshot)
+    assert table_hashes(settings.snapshot) == table_hashes(reference.snapshot)
 
 
 class _FailOn:
