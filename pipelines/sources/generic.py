@@ -31,6 +31,8 @@ from pipelines.sources.csv_records import (
     scan_records,
 )
 
+ORDER_ID = "source_order_id"
+
 _TRUNCATION = frozenset({"MISSING COLUMNS", "UNQUOTED VALUE"})
 
 RECORD_NO = "_record_no"
@@ -57,6 +59,8 @@ class Reject:
     error_type: str
     reason: str
     raw_text: str | None
+    order_id: str | None = None
+    """The record's ``source_order_id`` when it can be read: its order is then held."""
 
 
 @dataclass
@@ -279,7 +283,8 @@ def parse_csv(
                     data = data.replace(b"\r\n", b"\n")
                 result.notes.append(f"decoded as {name} (the file is not UTF-8)")
                 errors = read_copy(data)
-        _number_records(con, data, errors, fields, table, temporary, result)
+        id_index = header.index(ORDER_ID) if ORDER_ID in header else None
+        _number_records(con, data, errors, fields, table, temporary, result, id_index)
     result.rows_sql = rows_sql(table)
     result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
     return result
@@ -357,6 +362,7 @@ def _number_records(
     table: str,
     temporary: bool,
     result: ParseResult,
+    id_index: int | None,
 ) -> None:
     """Count records, map loaded rows and rejects to physical lines, collect the rejects."""
     result.loaded = int(scalar(con, f"SELECT count(*) FROM {table}"))
@@ -396,6 +402,7 @@ def _number_records(
                 continue
             seen_missing.add(int(start))
         reject = _reject(line_by_start[int(start)], column, error_type, csv_line, message, fields)
+        reject = replace(reject, order_id=_field_of(csv_line, id_index))
         if ends_open and int(start) == reject_starts[-1] and error_type in _TRUNCATION:
             reject = replace(
                 reject, reason=f"truncated last row (the file ends mid-record): {reject.reason}"
@@ -431,6 +438,18 @@ def _attach_lines(
         )
     finally:
         con.unregister("_line_map")
+
+
+def _field_of(csv_line: str | None, index: int | None) -> str | None:
+    """One field of a rejected record's text, when the record is readable that far."""
+    if not csv_line or index is None:
+        return None
+    try:
+        fields = next(csv.reader(io.StringIO(csv_line.strip("\r\n"))), [])
+    except csv.Error:
+        return None
+    value = fields[index].strip() if index < len(fields) else ""
+    return value or None
 
 
 def _reject(
@@ -550,6 +569,7 @@ def parse_parquet(
                         "CAST",
                         _REASONS["CAST"].format(value=repr(shown), type=f.type, column=f.name),
                         None,
+                        str(row[actual[ORDER_ID]]) if ORDER_ID in actual else None,
                     )
                 )
     con.execute(

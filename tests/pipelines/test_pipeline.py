@@ -93,3 +93,41 @@ def test_file_order_and_renames_do_not_change_the_result(tmp_path: Path) -> None
     assert {k: v for k, v in second.items() if k != "ingest_files"} == {
         k: v for k, v in first.items() if k != "ingest_files"
     }
+
+
+@pytest.mark.slow
+def test_an_order_with_a_line_rejected_at_ingest_is_held_whole(tmp_path: Path) -> None:
+    landing = _copy_sample(tmp_path / "landing")
+    source = landing / "online_store" / "orders_2026-10.csv"
+    lines = source.read_bytes().split(b"\n")
+    header = lines[0].decode().split(",")
+    id_index = header.index("source_order_id")
+    qty_index = header.index("quantity")
+    # Find an order with two lines, and break the quantity of its second line.
+    by_order: dict[str, list[int]] = {}
+    for number, raw in enumerate(lines[1:300], start=2):
+        fields = raw.decode(errors="replace").split(",")
+        if len(fields) == len(header) and fields[id_index]:
+            by_order.setdefault(fields[id_index], []).append(number)
+    order_id, numbers = next((k, v) for k, v in by_order.items() if len(v) >= 2)
+    broken = lines[numbers[1] - 1].decode().split(",")
+    broken[qty_index] = "lots"
+    lines[numbers[1] - 1] = ",".join(broken).encode()
+    source.write_bytes(b"\n".join(lines))
+
+    settings = make_settings(tmp_path / "home", landing)
+    assert run_all(settings).success
+    reader = SnapshotReader(settings.snapshot)
+    key = f"online_store:{order_id}"
+    assert (
+        reader.query("SELECT count(*) AS n FROM fct_orders WHERE order_key = ?", [key])["n"][0] == 0
+    )
+    held = reader.query("SELECT line, reason FROM stg_rejects WHERE order_key = ?", [key])
+    assert held["line"].to_list() == [numbers[0]]
+    assert "rejected at ingest" in held["reason"][0] and f"line {numbers[1]}" in held["reason"][0]
+    rejected = reader.query(
+        "SELECT source_order_id FROM ingest_rejects WHERE line = ? AND "
+        "file_name = 'online_store/orders_2026-10.csv'",
+        [numbers[1]],
+    )
+    assert rejected["source_order_id"].to_list() == [order_id]

@@ -125,7 +125,8 @@ def _record_file(
     con.execute("DELETE FROM ingest_rejects WHERE file_id = ?", [file_id])
     if parsed.rejects:
         con.executemany(
-            "INSERT INTO ingest_rejects VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ingest_rejects (file_id, source, file_name, line, column_name, "
+            "error_type, reason, raw_text, source_order_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 [
                     file_id,
@@ -136,6 +137,7 @@ def _record_file(
                     r.error_type,
                     r.reason,
                     r.raw_text,
+                    r.order_id,
                 ]
                 for r in parsed.rejects
             ],

@@ -61,8 +61,11 @@ CREATE TABLE IF NOT EXISTS ingest_rejects (
     column_name VARCHAR,
     error_type VARCHAR NOT NULL,
     reason VARCHAR NOT NULL,
-    raw_text VARCHAR                -- the record as read, card numbers redacted
+    raw_text VARCHAR,               -- the record as read, card numbers redacted
+    source_order_id VARCHAR         -- the record's order, when readable (the order is held)
 )""")
+    # Warehouses created before the column existed gain it (idempotent).
+    con.execute("ALTER TABLE ingest_rejects ADD COLUMN IF NOT EXISTS source_order_id VARCHAR")
     exists = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_order_lines'"
     ).fetchall()[0][0]

@@ -14,7 +14,9 @@ Grain of each table:
 Version rule: when an order arrives in several files, the version with the most advanced
 status wins (cancelled/refunded > delivered > shipped > paid > created), then the latest
 event timestamp, then the greater file id; the others are superseded.
-Order-level fields are taken from the first line of the order that has them.
+Order-level fields are taken from the first line of the order that has them. An order is
+held (in ``stg_rejects``, never dropped) when a required field is unusable or when one of
+its lines was rejected at ingest: staging only what parsed would misstate its totals.
 Timestamps without a UTC offset are read in the merchant's time zone.
 """
 
@@ -147,6 +149,14 @@ SELECT order_key, min(reason) AS reason FROM (
     SELECT order_key, CASE {order_checks} END AS reason FROM _order_fields
     UNION ALL
     SELECT order_key, reason FROM _line_problems
+    UNION ALL
+    -- An order with a line rejected at ingest is incomplete: hold it rather than stage
+    -- the lines that happened to parse (its totals would not add up).
+    SELECT c.order_key, 'a line of this order was rejected at ingest (' || j.file_name
+           || ' line ' || j.line || ': ' || j.error_type || ')'
+    FROM ingest_rejects j
+    JOIN _chosen c ON c.file_id = j.file_id AND c.order_key = j.source || ':' || j.source_order_id
+    WHERE j.source_order_id IS NOT NULL
 ) WHERE reason IS NOT NULL GROUP BY order_key""")
     key = customer_key_sql(normalise_email_sql("o.customer_email"), "p.e164", secret)
     offset = _offset_minutes("o.created_at")
