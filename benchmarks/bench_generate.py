@@ -28,6 +28,21 @@ TARGET_RSS_BYTES = 2 * 1024**3
 START, END = date(2026, 1, 1), date(2026, 12, 31)
 
 
+def _peak_rss_bytes() -> int:
+    """This process's peak resident memory.
+
+    ``VmHWM`` is reset by exec; ``ru_maxrss`` is not (a child forked from a large parent
+    starts with the parent's peak), so it is only the fallback.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
 def _child(out: Path, orders: int, seed: int) -> None:
     """Generate, then print what was written and this process's peak RSS as JSON."""
     from pipelines.generator import generate_merchant
@@ -42,8 +57,7 @@ def _child(out: Path, orders: int, seed: int) -> None:
         "records": report.records,
         "ground_truth_rows": report.ground_truth_rows,
         "ground_truth_bytes": report.ground_truth.stat().st_size,
-        # Linux reports ru_maxrss in KiB.
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": _peak_rss_bytes(),
     }
     print(json.dumps(summary))
 

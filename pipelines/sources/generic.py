@@ -107,7 +107,7 @@ def _kind(temporary: bool) -> str:
 def rows_sql(table: str) -> str:
     """The parsed rows in file order with their record number and physical line."""
     return (
-        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* EXCLUDE ({CARD_FLAG}) "
+        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* EXCLUDE ({CARD_FLAG}, {NEWLINES}) "
         f"FROM {table} t POSITIONAL JOIN {table}_lines l"
     )
 
@@ -116,7 +116,10 @@ def _typed_empty(
     con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field], temporary: bool
 ) -> str:
     cols = ", ".join(f"{_quote_ident(f.name)} {f.type}" for f in fields)
-    con.execute(f"CREATE OR REPLACE {_kind(temporary)} {table} ({cols}, {CARD_FLAG} BOOLEAN)")
+    con.execute(
+        f"CREATE OR REPLACE {_kind(temporary)} {table} "
+        f"({cols}, {CARD_FLAG} BOOLEAN, {NEWLINES} INTEGER)"
+    )
     con.execute(
         f"CREATE OR REPLACE {_kind(temporary)} {table}_lines ({RECORD_NO} BIGINT, {LINE} BIGINT)"
     )
@@ -125,6 +128,20 @@ def _typed_empty(
 
 # A run of 13-19 digits, optionally split by single spaces or dashes: a possible card number.
 _CARD_CANDIDATE = r"\d(?:[ -]?\d){12,18}"
+
+
+NEWLINES = "_embedded_newlines"
+"""Column computed while a file is read: line breaks inside the row's typed text, so each
+row's physical line follows by a running sum (no second pass over the file's bytes)."""
+
+
+def newlines_sql(fields: Sequence[Field]) -> str:
+    """SQL counting line breaks inside the text people type (where multi-line values are)."""
+    text = _scanned_for_cards(fields)
+    if not text:
+        return "0"
+    joined = "concat_ws(' ', " + ", ".join(_quote_ident(n) for n in text) + ")"
+    return f"CAST(length({joined}) - length(replace({joined}, chr(10), '')) AS INTEGER)"
 
 
 CARD_FLAG = "_maybe_card"
@@ -339,7 +356,7 @@ def _duckdb_read(
     try:
         con.execute(
             f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
-            f"AS {CARD_FLAG} FROM (SELECT {select} FROM read_csv("
+            f"AS {CARD_FLAG}, {newlines_sql(fields)} AS {NEWLINES} FROM (SELECT {select} FROM read_csv("
             f"{_sql_str(str(path))}, auto_detect = false, header = true, delim = ',', "
             f"quote = '\"', escape = '\"', strict_mode = true, "
             f"encoding = {_sql_str(encoding)}, columns = {{{columns}}}, store_rejects = true, "
@@ -372,10 +389,18 @@ def _number_records(
     ends_open = len(data) > 0 and data[-1:] != b"\n"
     physical_records = newline_count + (1 if ends_open else 0) - 1
     reject_lines = line_of_offset(data, reject_starts) if reject_starts else []
+    embedded = _embedded_newlines(con, table) if not reject_starts else None
     if physical_records == result.loaded + result.rejected_records:
         # No blank lines and no quoted line breaks: record k starts on line k + 1.
         result.records = physical_records
         loaded_lines = _loaded_record_lines_simple(result.records, reject_lines)
+    elif embedded is not None and newline_count == (
+        1 + result.loaded - (1 if ends_open else 0) + int(embedded.sum())
+    ):
+        # Every extra line break is inside a loaded row's text: a running sum places rows.
+        result.records = result.loaded
+        before = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(embedded)[:-1]])
+        loaded_lines = np.arange(2, result.loaded + 2, dtype=np.int64) + before
     else:
         layout = scan_records(data)
         result.records = layout.records
@@ -409,6 +434,12 @@ def _number_records(
             )
         result.rejects.append(reject)
     _attach_lines(con, table, loaded_lines, temporary)
+
+
+def _embedded_newlines(con: duckdb.DuckDBPyConnection, table: str) -> np.ndarray:
+    """Line breaks inside each loaded row's text, in file order."""
+    frame = con.sql(f"SELECT coalesce({NEWLINES}, 0) AS n FROM {table}").pl()
+    return frame["n"].to_numpy().astype(np.int64)
 
 
 def _loaded_record_lines_simple(records: int, reject_lines: list[int]) -> np.ndarray:
@@ -574,7 +605,8 @@ def parse_parquet(
                 )
     con.execute(
         f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
-        f"AS {CARD_FLAG} FROM (SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE})"
+        f"AS {CARD_FLAG}, {newlines_sql(fields)} AS {NEWLINES} "
+        f"FROM (SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE})"
     )
     con.execute(
         f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT row_number() OVER "

@@ -174,3 +174,18 @@ def test_single_byte_legacy_files_are_decoded_and_say_so(
     assert (result.loaded, result.rejected_records) == (1, 0)
     assert rows["customer_first_name"][0] == text
     assert any(name in note for note in result.notes)
+
+
+def test_multi_line_values_without_rejects_keep_exact_lines(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "notes.csv",
+        [
+            _row("1", note="a\nb\nc"),  # lines 2-4
+            _row("2"),  # line 5
+            _row("3", shipping_address1="x\ny"),  # lines 6-7
+            _row("4"),  # line 8
+        ],
+    )
+    result, rows = _parse(path)
+    assert (result.records, result.rejected_records) == (4, 0)
+    assert rows["_line"].to_list() == [2, 5, 6, 8]
