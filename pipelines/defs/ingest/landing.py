@@ -9,8 +9,10 @@ same file dropped twice or renamed is stored once; each file is written in one t
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +111,20 @@ def file_hash(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orderlens-hash")
+"""hashlib releases the GIL on large reads, so a file hashes while DuckDB parses it."""
+
+
+def _size_seen(con: duckdb.DuckDBPyConnection, size: int) -> bool:
+    return bool(
+        scalar(
+            con,
+            "SELECT count(*) FROM ingest_files WHERE size_bytes = ? AND source <> '_reference'",
+            [size],
+        )
+    )
+
+
 def already_ingested(con: duckdb.DuckDBPyConnection, file_id: str) -> bool:
     return bool(scalar(con, "SELECT count(*) FROM ingest_files WHERE file_id = ?", [file_id]))
 
@@ -172,19 +188,35 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
     lists registered files), so a crash leaves the warehouse as it was.
     """
     started = time.perf_counter()
-    digest = file_hash(file.path)
+    size = file.path.stat().st_size
+    hashing: Future[str] | None = None
+    digest = ""
+    if _size_seen(con, size):
+        # Possibly a file already ingested (dropped again or renamed): hash first.
+        digest = file_hash(file.path)
+        if already_ingested(con, digest[:16]):
+            return FileOutcome(file, digest[:16], skipped=True, message="already ingested")
+    else:
+        # No ingested file has this size, so the content is new: hash while DuckDB parses.
+        hashing = _HASHER.submit(file_hash, file.path)
+    pending = f"{RAW_FILE_PREFIX}pending_{os.getpid()}"
+    try:
+        parsed = parse_file(con, file.path, GENERIC_FIELDS, pending, temporary=False)
+    finally:
+        if hashing is not None:
+            digest = hashing.result()
     file_id = digest[:16]
-    if already_ingested(con, file_id):
-        return FileOutcome(file, file_id, skipped=True, message="already ingested")
-    table = raw_file_table(file_id)
-    parsed = parse_file(con, file.path, GENERIC_FIELDS, table, temporary=False)
     if not parsed.reconciles:
-        _drop_tables(con, table)
+        _drop_tables(con, pending)
         raise IngestError(
             f"{file.relative}: {parsed.records} records but {parsed.loaded} loaded + "
             f"{parsed.rejected_records} rejected; refusing to store an unreconciled file"
         )
+    table = raw_file_table(file_id)
     with transaction(con):
+        _drop_tables(con, table)
+        con.execute(f"ALTER TABLE {pending} RENAME TO {table}")
+        con.execute(f"ALTER TABLE {pending}_lines RENAME TO {table}_lines")
         _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
         refresh_raw_view(con)
     return FileOutcome.parsed(file, file_id, parsed, time.perf_counter() - started)
