@@ -42,6 +42,18 @@ GENERIC_ORDER_FIELDS: tuple[Field, ...] = (
     Field("store", "VARCHAR", "Store or source label (defaults to the landing subfolder)."),
     Field("channel", "VARCHAR", "online_store, marketplace, mobile_app, pos or other.", True),
     Field(
+        "source_channel",
+        "VARCHAR",
+        "The selling system's own channel label as received (Shopify Source: web, pos, an "
+        "app id...); kept beside the mapped channel.",
+    ),
+    Field(
+        "order_status",
+        "VARCHAR",
+        "The selling system's own order status as received (e.g. Olist delivered, "
+        "WooCommerce completed); ranks versions with the timestamps.",
+    ),
+    Field(
         "created_at",
         TIMESTAMP_TEXT,
         "ISO 8601 with UTC offset, e.g. 2024-03-10T09:15:00-05:00.",
@@ -90,6 +102,11 @@ GENERIC_ORDER_FIELDS: tuple[Field, ...] = (
     Field("client_ip", "VARCHAR", "Buyer's IP address."),
     Field("user_agent", "VARCHAR", "Buyer's browser user agent."),
     Field("device_id", "VARCHAR", "Buyer's device id."),
+    Field(
+        "source_risk_level",
+        "VARCHAR",
+        "The selling system's own fraud verdict (Shopify Risk Level: low, medium, high).",
+    ),
     Field("marketing_source", "VARCHAR", "Referrer or campaign that brought the buyer."),
     Field("payment_method", "VARCHAR", "card, paypal, cash, voucher, bank_transfer..."),
     Field(
@@ -114,7 +131,15 @@ GENERIC_LINE_FIELDS: tuple[Field, ...] = (
     Field("unit_price", MONEY, "Price of one unit before discounts.", True),
     Field("line_discount", MONEY, "Discount on the line."),
     Field("line_tax", MONEY, "Tax on the line."),
-    Field("vendor", "VARCHAR", "Vendor or brand."),
+    Field("vendor", "VARCHAR", "Vendor, brand or marketplace seller."),
+    Field("product_category", "VARCHAR", "Product category (English where translated)."),
+    Field(
+        "line_kind",
+        "VARCHAR",
+        "product (default), shipping, fee, discount or adjustment: legacy systems book "
+        "postage, bank charges and manual adjustments as invoice lines; only products count "
+        "as units sold.",
+    ),
     Field("requires_shipping", "BOOLEAN", "false for services, gift cards and in-store pickup."),
     Field("fulfillment_location", "VARCHAR", "Warehouse or store that fulfils the line."),
 )
@@ -122,7 +147,138 @@ GENERIC_LINE_FIELDS: tuple[Field, ...] = (
 GENERIC_FIELDS: tuple[Field, ...] = GENERIC_ORDER_FIELDS + GENERIC_LINE_FIELDS
 """The generic interchange format: one row per order line, order fields repeated or blank on
 the order's later lines (the first non-blank value wins). Columns are bound by name, in any
-order; unknown columns are reported and ignored; a missing required column rejects the file."""
+order; unknown columns are reported and ignored; a missing required column rejects the file.
+A row whose line fields are all blank carries an order without lines (a cancelled marketplace
+order that never had items): the order is kept, no line is made of it.
+
+Every source format is parsed into this shape (``raw_file_<id>``), so one staging serves all;
+the streams below carry what one row per line cannot (several payments, status events,
+refunds, a product catalogue)."""
+
+LINE_KINDS: tuple[str, ...] = ("product", "shipping", "fee", "discount", "adjustment")
+
+PAYMENT_FIELDS: tuple[Field, ...] = (
+    Field("source_order_id", "VARCHAR", "Order the payment belongs to.", True),
+    Field("payment_sequence", "INTEGER", "1, 2, ... within the order (split payments)."),
+    Field("payment_method", "VARCHAR", "card, voucher, boleto, paypal, cash..."),
+    Field("payment_amount", MONEY, "Amount of this payment."),
+    Field("currency", "VARCHAR", "ISO 4217 code of the amount."),
+    Field("installments", "INTEGER", "Number of instalments (Olist credit cards)."),
+    Field("payment_status", "VARCHAR", "success, pending, failure, error (as received)."),
+    Field("payment_kind", "VARCHAR", "sale, authorization, capture, refund, void."),
+    Field("payment_token", "VARCHAR", "Processor token / transaction id (never a card number)."),
+    Field("card_brand", "VARCHAR", "Card brand."),
+    Field("card_last4", "VARCHAR", "Last four digits of the card."),
+    Field("card_bin", "VARCHAR", "First six digits of the card (at most)."),
+    Field("paid_at", TIMESTAMP_TEXT, "When the payment was made."),
+)
+"""Stream ``<raw table>_payments``: one row per payment or transaction of an order. Present
+for sources with several payments per order; otherwise staging takes the order's payment
+fields."""
+
+EVENT_FIELDS: tuple[Field, ...] = (
+    Field("source_order_id", "VARCHAR", "Order the event belongs to.", True),
+    Field(
+        "event",
+        "VARCHAR",
+        "created, paid, shipped, delivered, cancelled, refunded, closed, reviewed, note...",
+        True,
+    ),
+    Field("occurred_at", TIMESTAMP_TEXT, "When it happened, as received."),
+    Field("detail", "VARCHAR", "Free text (carrier, review score, note), card numbers redacted."),
+)
+"""Stream ``<raw table>_events``: status events beyond the order's own timestamps (Olist
+status timestamps, Shopify fulfilments and refunds, WooCommerce notes). Events of every
+version of an order accumulate."""
+
+REFUND_FIELDS: tuple[Field, ...] = (
+    Field("refund_id", "VARCHAR", "Refund or cancellation id in the source.", True),
+    Field("source_order_id", "VARCHAR", "Order refunded, when the source links it."),
+    Field("refunded_at", TIMESTAMP_TEXT, "When the refund was made."),
+    Field("amount", MONEY, "Amount refunded (positive)."),
+    Field("currency", "VARCHAR", "ISO 4217 code of the amount."),
+    Field("sku", "VARCHAR", "Item refunded, when per item."),
+    Field("quantity", "DECIMAL(18,4)", "Units refunded or returned (positive)."),
+    Field("reason", "VARCHAR", "Reason given, card numbers redacted."),
+    Field("customer_id", "VARCHAR", "Customer in the source, when the order is not linked."),
+)
+"""Stream ``<raw table>_refunds``: one row per refund (or refunded item). Legacy logs book
+cancellations as negative invoice lines (UCI Online Retail ``C…`` invoices) with no link to
+the sale: they become refunds with ``source_order_id`` NULL."""
+
+PRODUCT_FIELDS: tuple[Field, ...] = (
+    Field("sku", "VARCHAR", "Stock keeping unit (the source's product id).", True),
+    Field("name", "VARCHAR", "Product name."),
+    Field("category", "VARCHAR", "Category, in English where a translation exists."),
+    Field("vendor", "VARCHAR", "Vendor or seller."),
+    Field("weight_g", "DECIMAL(18,4)", "Shipping weight in grams."),
+)
+"""Stream ``<raw table>_products``: a source's catalogue (Olist products with translated
+categories); ``dim_products`` merges it with ``ref_products`` and what was sold."""
+
+RAW_STREAMS: dict[str, tuple[Field, ...]] = {
+    "payments": PAYMENT_FIELDS,
+    "events": EVENT_FIELDS,
+    "refunds": REFUND_FIELDS,
+    "products": PRODUCT_FIELDS,
+}
+"""Optional per-file streams: table ``raw_file_<id>_<name>`` with these columns plus
+``_line`` (physical line of the record they come from), unioned into view ``raw_<name>``."""
+
+CHANNEL_ALIASES: dict[str, str] = {
+    # Shopify ``Source`` / ``source_name`` values and common labels, lower-cased.
+    "web": "online_store",
+    "online_store": "online_store",
+    "online store": "online_store",
+    "checkout": "online_store",
+    "storefront": "online_store",
+    "shopify_draft_order": "online_store",
+    "draft_order": "online_store",
+    "subscription_contract": "online_store",
+    "subscription_contract_checkout_one": "online_store",
+    "woocommerce": "online_store",
+    "rest-api": "online_store",
+    "pos": "pos",
+    "point_of_sale": "pos",
+    "point of sale": "pos",
+    "store": "pos",
+    "iphone": "mobile_app",
+    "android": "mobile_app",
+    "mobile_app": "mobile_app",
+    "mobile app": "mobile_app",
+    "app": "mobile_app",
+    "shop_app": "mobile_app",
+    "marketplace": "marketplace",
+    "tiktok": "marketplace",
+    "facebook": "marketplace",
+    "instagram": "marketplace",
+    "google": "marketplace",
+    "amazon": "marketplace",
+    "ebay": "marketplace",
+    "etsy": "marketplace",
+    "walmart": "marketplace",
+    "olist": "marketplace",
+    "other": "other",
+}
+"""Raw channel label → canonical channel. Unknown labels, including Shopify's numeric app ids
+(sales channels installed as apps), map to ``other``; the raw label is always kept."""
+
+
+def channel_sql(expr: str) -> str:
+    """DuckDB SQL mapping a raw channel label to a canonical channel (one definition with
+    :data:`CHANNEL_ALIASES`)."""
+    pairs = ", ".join(f"'{k}': '{v}'" for k, v in CHANNEL_ALIASES.items())
+    return (
+        f"CASE WHEN nullif(trim({expr}), '') IS NULL THEN NULL "
+        f"ELSE coalesce(MAP {{{pairs}}}[lower(trim({expr}))], 'other') END"
+    )
+
+
+def channel_for(raw: str | None) -> str | None:
+    """Python twin of :func:`channel_sql`."""
+    if raw is None or not raw.strip():
+        return None
+    return CHANNEL_ALIASES.get(raw.strip().lower(), "other")
 
 CARD_SCANNED_FIELDS: frozenset[str] = frozenset(
     {
@@ -225,5 +381,6 @@ REFERENCE_INPUTS: tuple[ReferenceInput, ...] = (
 
 REFERENCE_BY_TABLE: dict[str, ReferenceInput] = {r.table: r for r in REFERENCE_INPUTS}
 
-ORDER_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
-"""Landing files the generic-format parser takes (``<landing>/<source>/<file>``)."""
+ORDER_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".json", ".ndjson", ".jsonl", ".txt")
+"""Landing files OrderLens reads (``<landing>/<source>/<file>``); the format is detected from
+the content (see ``pipelines/sources/formats.py``)."""

@@ -190,6 +190,38 @@ def redact_card_numbers_in_table(
     return redacted
 
 
+def redact_card_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> int:
+    """Redact Luhn-valid card numbers in the given text columns of any table; return how many.
+
+    For parsers whose tables have no precomputed candidate flag: one regular expression
+    finds the candidate rows in SQL, Python checks and rewrites only those.
+    """
+    present = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+        ).fetchall()
+    }
+    text = [c for c in columns if c in present]
+    if not text:
+        return 0
+    joined = ", ".join(_quote_ident(n) for n in text)
+    candidates = con.execute(
+        f"SELECT rowid, {joined} FROM {table} "
+        f"WHERE regexp_matches(concat_ws(' | ', {joined}), {_sql_str(_CARD_CANDIDATE)})"
+    ).fetchall()
+    redacted = 0
+    for row in candidates:
+        for name, value in zip(text, row[1:], strict=True):
+            clean, found = redact_card_numbers(value)
+            if found:
+                redacted += found
+                con.execute(
+                    f"UPDATE {table} SET {_quote_ident(name)} = ? WHERE rowid = ?", [clean, row[0]]
+                )
+    return redacted
+
+
 def read_header(head: bytes, encoding: str, bom: int) -> list[str]:
     """Column names of the header line, trimmed and lower-cased."""
     text_head = head[bom:]
