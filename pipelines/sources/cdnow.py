@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -72,6 +73,7 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
         "created": [],
         "quantity": [],
         "amount": [],
+        "unit_price": [],
     }
     blank = 0
     with open(path, "rb") as handle:
@@ -110,6 +112,7 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
             columns["created"].append(created)
             columns["quantity"].append(match["quantity"])
             columns["amount"].append(match["amount"])
+            columns["unit_price"].append(_unit_price(match["amount"], match["quantity"]))
     result.loaded = len(columns["_line"])
     result.rejected_records = len(result.rejects)
     result.records = result.loaded + result.rejected_records
@@ -123,10 +126,19 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
             "created": pl.Utf8,
             "quantity": pl.Utf8,
             "amount": pl.Utf8,
+            "unit_price": pl.Utf8,
         },
     )
     _write(con, frame, table)
     return result
+
+
+def _unit_price(amount: str, quantity: str) -> str | None:
+    """Dollars per CD to 4 places, half up (exact decimal arithmetic); None for zero CDs."""
+    cds = Decimal(quantity)
+    if cds == 0:
+        return None
+    return str((Decimal(amount) / cds).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
 
 
 def _reject(line: int, column: str | None, error_type: str, reason: str, raw: bytes) -> Reject:
@@ -148,7 +160,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str) -> N
         "sku": f"'{SKU}'",
         "product_name": f"'{PRODUCT_NAME}'",
         "quantity": "quantity",
-        "unit_price": "CASE WHEN quantity > 0 THEN round(amount / quantity, 4) END",
+        "unit_price": "unit_price",
         "line_kind": "'product'",
     }
     select = ", ".join(
@@ -160,7 +172,7 @@ def _write(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, table: str) -> N
         con.execute(f"""
 CREATE OR REPLACE TEMP TABLE {table}_typed AS
 SELECT _line, customer, created, CAST(quantity AS DECIMAL(18,4)) AS quantity,
-       CAST(amount AS DECIMAL(18,4)) AS amount
+       CAST(amount AS DECIMAL(18,4)) AS amount, CAST(unit_price AS DECIMAL(18,4)) AS unit_price
 FROM {view} ORDER BY _line""")
     finally:
         con.unregister(view)
