@@ -173,12 +173,12 @@ def test_country_names_become_iso_codes() -> None:
         "SELECT l._line, t.billing_country, t.shipping_country "
         "FROM raw_file_t t POSITIONAL JOIN raw_file_t_lines l"
     ).fetchall()
-    pairs: dict[str, set[str | None]] = defaultdict(set)
+    codes: dict[str, set[str | None]] = defaultdict(set)
     for line, billing, shipping in rows:
         assert billing == shipping
-        pairs[source[line - 2]["Country"]].add(billing)
-    assert all(len(codes) == 1 for codes in pairs.values())
-    pairs = {name: codes.pop() for name, codes in pairs.items()}
+        codes[source[line - 2]["Country"]].add(billing)
+    assert all(len(found) == 1 for found in codes.values())
+    pairs = {name: found.pop() for name, found in codes.items()}
     assert pairs["United Kingdom"] == "GB"
     assert pairs["EIRE"] == "IE"
     assert pairs["USA"] == "US"
