@@ -280,6 +280,7 @@ def channel_for(raw: str | None) -> str | None:
         return None
     return CHANNEL_ALIASES.get(raw.strip().lower(), "other")
 
+
 CARD_SCANNED_FIELDS: frozenset[str] = frozenset(
     {
         "note",

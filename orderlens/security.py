@@ -125,29 +125,42 @@ _KEY_HEX_CHARS = 32
 _SHA256_BLOCK = 64
 
 
-def _customer_message(email_norm: str | None, phone_e164: str | None) -> str | None:
+def _customer_message(
+    email_norm: str | None, phone_e164: str | None, source_customer: str | None = None
+) -> str | None:
     if email_norm:
         return "e:" + email_norm
     if phone_e164:
         return "p:" + phone_e164
+    if source_customer:
+        return "s:" + source_customer
     return None
 
 
-def customer_key(email_norm: str | None, phone_e164: str | None, secret: bytes) -> str | None:
-    """The customer key: HMAC-SHA256 of the normalised e-mail, else of the E.164 phone.
+def customer_key(
+    email_norm: str | None,
+    phone_e164: str | None,
+    secret: bytes,
+    source_customer: str | None = None,
+) -> str | None:
+    """The customer key: HMAC-SHA256 of the normalised e-mail, else of the E.164 phone, else
+    of the selling system's own customer id (``source_customer`` = ``<source>:<customer id>``:
+    marketplaces and legacy logs such as Olist's customer_unique_id carry no contact data).
 
     Takes values already normalised by :func:`normalise_email` / :func:`normalise_phone`.
     Blank strings count as missing. Returns the first 32 hex characters, or None when there
-    is neither an e-mail nor a phone.
+    is none of the three (a guest).
     """
-    message = _customer_message(email_norm, phone_e164)
+    message = _customer_message(email_norm, phone_e164, source_customer)
     if message is None:
         return None
     digest = hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
     return digest[:_KEY_HEX_CHARS]
 
 
-def customer_key_sql(email_expr: str, phone_expr: str, secret: bytes) -> str:
+def customer_key_sql(
+    email_expr: str, phone_expr: str, secret: bytes, source_customer_expr: str = "NULL"
+) -> str:
     """A DuckDB SQL expression equal to :func:`customer_key` of two SQL expressions.
 
     ``email_expr`` and ``phone_expr`` are SQL expressions (usually column names) of values
@@ -161,9 +174,11 @@ def customer_key_sql(email_expr: str, phone_expr: str, secret: bytes) -> str:
     outer = bytes(b ^ 0x5C for b in key).hex()
     email = f"CAST(({email_expr}) AS VARCHAR)"
     phone = f"CAST(({phone_expr}) AS VARCHAR)"
+    source_customer = f"CAST(({source_customer_expr}) AS VARCHAR)"
     message = (
         f"CASE WHEN coalesce({email}, '') <> '' THEN 'e:' || {email} "
-        f"WHEN coalesce({phone}, '') <> '' THEN 'p:' || {phone} END"
+        f"WHEN coalesce({phone}, '') <> '' THEN 'p:' || {phone} "
+        f"WHEN coalesce({source_customer}, '') <> '' THEN 's:' || {source_customer} END"
     )
     inner_hash = f"unhex(sha256(unhex('{inner}') || encode({message})))"
     return f"left(sha256(unhex('{outer}') || {inner_hash}), {_KEY_HEX_CHARS})"

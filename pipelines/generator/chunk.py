@@ -429,6 +429,8 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
         money_text("line_discount"),
         money_text("line_tax"),
         "vendor",
+        pl.lit(None, pl.String).alias("product_category"),
+        pl.lit(None, pl.String).alias("line_kind"),
         "requires_shipping",
         pl.when(~pl.col("_digital")).then(pl.col("_location")).alias("fulfillment_location"),
     )
@@ -845,6 +847,10 @@ def _order_columns(opts: RenderOptions) -> list[pl.Expr]:
         ),
         ("#" + (c("_seq") + opts.first_order_number).cast(pl.String)).alias("order_number"),
         pl.lit(opts.source_label).alias("store"),
+        # Fields of other sources' exports the generic generator leaves blank.
+        pl.lit(None, pl.String).alias("source_channel"),
+        pl.lit(None, pl.String).alias("order_status"),
+        pl.lit(None, pl.String).alias("source_risk_level"),
         c("channel"),
         timestamp_text_local("created_at"),
         c("currency"),

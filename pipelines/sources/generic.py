@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import mmap
 import re
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from orderlens.contracts import CARD_SCANNED_FIELDS, Field
+from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS, Field
 from orderlens.security import redact_card_numbers
 from orderlens.warehouse import scalar
 from pipelines.sources.csv_records import (
@@ -76,6 +77,11 @@ class ParseResult:
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     cards_redacted: int = 0
+    orders: int | None = None
+    """Distinct orders in the file; None lets the landing count ``source_order_id``."""
+    has_amounts: bool = True
+    """False when the file's layout carries no prices or totals (Shopify's 34-column export):
+    its orders are staged without amounts instead of held for a missing total."""
 
     @property
     def status(self) -> str:
@@ -654,6 +660,116 @@ def parse_parquet(
     return result
 
 
+JSON_SUFFIXES: tuple[str, ...] = (".json", ".ndjson", ".jsonl")
+
+
+def parse_ndjson(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fields: Sequence[Field],
+    table: str,
+    temporary: bool = True,
+) -> ParseResult:
+    """Parse newline-delimited JSON: one flat object per order line, keys = column names.
+
+    A line that is not a JSON object, or whose value does not cast to its column's type, is
+    rejected with its line and column; blank lines are not records. Keys are bound by name;
+    unknown keys are reported and ignored.
+    """
+    result = ParseResult(table=table, file_format="ndjson")
+    src = _sql_str(str(path))
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table}_all AS "
+            "SELECT unnest(parts) AS _text, generate_subscripts(parts, 1) AS "
+            f"{LINE} FROM (SELECT string_split(replace(content, chr(13), ''), chr(10)) AS parts "
+            f"FROM read_text({src}))"
+        )
+    except duckdb.Error as exc:
+        result.rows_sql = _typed_empty(con, table, fields, temporary)
+        reason = f"not a readable UTF-8 text file ({str(exc).splitlines()[0]})"
+        result.notes.append(f"file rejected: {reason}")
+        result.rejects.append(Reject(1, None, "FORMAT", reason, None))
+        return result
+    con.execute(f"DELETE FROM {table}_all WHERE trim(_text) = ''")
+    con.execute(
+        f"ALTER TABLE {table}_all ADD COLUMN _object BOOLEAN DEFAULT false; "
+        f"UPDATE {table}_all SET _object = CASE WHEN json_valid(_text) "
+        "THEN json_type(CAST(_text AS JSON)) = 'OBJECT' ELSE false END"
+    )
+    keys = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT unnest(CASE WHEN _object THEN json_keys(CAST(_text AS JSON)) END) "
+            f"FROM {table}_all"
+        ).fetchall()
+    }
+    known = {f.name for f in fields}
+    unknown = sorted(keys - known)
+    if unknown:
+        result.notes.append(f"ignored unknown key(s): {', '.join(unknown)}")
+
+    def text(f: Field) -> str:
+        return (
+            "nullif(trim(CASE WHEN _object THEN json_extract_string(CAST(_text AS JSON), "
+            f"{_sql_str(f.name)}) END), '')"
+        )
+
+    failures = " OR ".join(
+        f"({text(f)} IS NOT NULL AND TRY_CAST({text(f)} AS {f.type}) IS NULL)" for f in fields
+    )
+    con.execute(
+        f"ALTER TABLE {table}_all ADD COLUMN _bad BOOLEAN DEFAULT false; "
+        f"UPDATE {table}_all SET _bad = CASE WHEN _object THEN {failures} ELSE true END"
+    )
+    for line, raw, is_object in con.execute(
+        f"SELECT {LINE}, _text, _object FROM {table}_all WHERE _bad ORDER BY {LINE}"
+    ).fetchall():
+        shown, _ = redact_card_numbers(str(raw)[:2000])
+        if not is_object:
+            result.rejects.append(
+                Reject(int(line), None, "JSON", "line is not a JSON object", shown)
+            )
+            continue
+        record = json.loads(raw)
+        order_id = record.get(ORDER_ID)
+        for f in fields:
+            value = record.get(f.name)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                continue
+            value_text = value if isinstance(value, str) else json.dumps(value)
+            if not scalar(con, f"SELECT TRY_CAST(? AS {f.type}) IS NOT NULL", [value_text.strip()]):
+                clean, _ = redact_card_numbers(value_text)
+                result.rejects.append(
+                    Reject(
+                        int(line),
+                        f.name,
+                        "CAST",
+                        _REASONS["CAST"].format(value=repr(clean), type=f.type, column=f.name),
+                        shown,
+                        None if order_id is None else str(order_id),
+                    )
+                )
+    casts = ", ".join(f"TRY_CAST({text(f)} AS {f.type}) AS {_quote_ident(f.name)}" for f in fields)
+    con.execute(
+        f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
+        f"AS {CARD_FLAG}, 0 AS {NEWLINES} "
+        f"FROM (SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE})"
+    )
+    con.execute(
+        f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT row_number() OVER "
+        f"(ORDER BY {LINE}) AS {RECORD_NO}, {LINE} FROM {table}_all WHERE NOT _bad "
+        f"ORDER BY {LINE}"
+    )
+    result.records = int(scalar(con, f"SELECT count(*) FROM {table}_all") or 0)
+    result.rejected_records = int(scalar(con, f"SELECT count(*) FROM {table}_all WHERE _bad") or 0)
+    result.loaded = result.records - result.rejected_records
+    con.execute(f"DROP TABLE IF EXISTS {table}_all")
+    result.rows_sql = rows_sql(table)
+    result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
+    return result
+
+
 def parse_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -661,9 +777,23 @@ def parse_file(
     table: str,
     temporary: bool = True,
 ) -> ParseResult:
-    """Parse a landing file by its suffix (.csv or .parquet) into ``table`` (rows in file
-    order) and ``<table>_lines`` (their record numbers and lines); temporary tables unless the
-    caller keeps them."""
-    if path.suffix.lower() == ".parquet":
+    """Parse a landing file by its suffix (.csv, .parquet, .json/.ndjson/.jsonl) into ``table``
+    (rows in file order) and ``<table>_lines`` (their record numbers and lines); temporary
+    tables unless the caller keeps them."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
         return parse_parquet(con, path, fields, table, temporary)
+    if suffix in JSON_SUFFIXES:
+        return parse_ndjson(con, path, fields, table, temporary)
     return parse_csv(con, path, fields, table, temporary)
+
+
+def sniff(path: Path, head: bytes) -> bool:
+    """The generic format is the fallback: it takes any file no other format claimed."""
+    return True
+
+
+def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult:
+    """Parse an order file in the generic format into ``table`` (module protocol of
+    ``pipelines.sources.formats``)."""
+    return parse_file(con, path, GENERIC_FIELDS, table, temporary=False)

@@ -94,10 +94,12 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return duckdb.connect()
 
 
-def _sql_key(email: str | None, phone: str | None, secret: bytes) -> str | None:
-    key = customer_key_sql("e", "p", secret)
-    sql = f"SELECT {key} FROM (SELECT ?::VARCHAR AS e, ?::VARCHAR AS p)"
-    row = _duckdb().execute(sql, [email, phone]).fetchone()
+def _sql_key(
+    email: str | None, phone: str | None, secret: bytes, source_customer: str | None = None
+) -> str | None:
+    key = customer_key_sql("e", "p", secret, "s")
+    sql = f"SELECT {key} FROM (SELECT ?::VARCHAR AS e, ?::VARCHAR AS p, ?::VARCHAR AS s)"
+    row = _duckdb().execute(sql, [email, phone, source_customer]).fetchone()
     assert row is not None
     return row[0]
 
@@ -135,15 +137,30 @@ _contact = (
 )
 
 
+def test_customer_key_falls_back_to_the_source_customer_id() -> None:
+    marketplace = customer_key(None, None, SECRET, "olist:861eff4711a542e4b93843c6dd7febb0")
+    assert marketplace is not None
+    assert marketplace != customer_key(None, None, SECRET, "olist:other")
+    assert customer_key("a@example.com", None, SECRET, "olist:x") == customer_key(
+        "a@example.com", None, SECRET
+    )
+    assert customer_key(None, None, SECRET, "") is None
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     email=_contact,
     phone=st.none() | st.from_regex(r"\+[1-9][0-9]{6,14}", fullmatch=True) | st.text(max_size=8),
+    source_customer=st.none() | st.text(max_size=12),
     secret=st.binary(min_size=1, max_size=100),
 )
-def test_sql_key_equals_python_key(email: str | None, phone: str | None, secret: bytes) -> None:
+def test_sql_key_equals_python_key(
+    email: str | None, phone: str | None, source_customer: str | None, secret: bytes
+) -> None:
     email_norm = normalise_email(email)
-    assert _sql_key(email_norm, phone, secret) == customer_key(email_norm, phone, secret)
+    assert _sql_key(email_norm, phone, secret, source_customer) == customer_key(
+        email_norm, phone, secret, source_customer
+    )
 
 
 @settings(max_examples=60, deadline=None)

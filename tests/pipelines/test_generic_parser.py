@@ -61,7 +61,7 @@ def test_deliberately_broken_file_conserves_every_record(tmp_path: Path) -> None
         handle.write(_line(_row("5", product_name="caf\udce9")))  # line 7: bad bytes
         handle.write(b"\n")  # line 8: blank
         handle.write(_line(_row("6")))  # line 9
-        handle.write(b'7,#7,shop,online_store,"2026-10-01T10:00:00+02:00",EUR,"1')  # 10: cut
+        handle.write(b'7,#7,shop,online_store,,,"2026-10-01T10:00:00+02:00",EUR,"1')  # 10: cut
     result, rows = _parse(path)
 
     assert result.records == 7
@@ -73,7 +73,7 @@ def test_deliberately_broken_file_conserves_every_record(tmp_path: Path) -> None
     found = {(r.line, r.error_type, r.column) for r in result.rejects}
     assert found == {
         (4, "CAST", "quantity"),
-        (6, "MISSING COLUMNS", "created_at"),
+        (6, "MISSING COLUMNS", "source_channel"),
         (7, "INVALID ENCODING", "product_name"),
         (10, "UNQUOTED VALUE", "subtotal"),
     }

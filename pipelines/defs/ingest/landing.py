@@ -1,8 +1,9 @@
 """Landing folder → raw layer: find files, parse each once, store rows and rejects.
 
-Layout: ``<landing>/<source>/<file>.csv|.parquet`` where ``<source>`` is one store or channel
-(a file directly in the landing folder belongs to source ``landing``); reference inputs live
-in ``<landing>/_reference/<name>.csv``. A file is identified by the hash of its bytes, so the
+Layout: ``<landing>/<source>/<file>`` where ``<source>`` is one store or channel (a file
+directly in the landing folder belongs to source ``landing``); reference inputs live in
+``<landing>/_reference/<name>.csv``. Each file's format is detected from its content
+(``pipelines/sources/formats.py``). A file is identified by the hash of its bytes, so the
 same file dropped twice or renamed is stored once; each file is written in one transaction.
 """
 
@@ -19,10 +20,14 @@ from pathlib import Path
 
 import duckdb
 
-from orderlens.contracts import GENERIC_FIELDS, ORDER_FILE_SUFFIXES, REFERENCE_INPUTS
+from orderlens.contracts import ORDER_FILE_SUFFIXES, RAW_STREAMS, REFERENCE_INPUTS
 from orderlens.warehouse import scalar, transaction
 from pipelines.defs.ingest.tables import RAW_FILE_PREFIX, raw_file_table, refresh_raw_view
+from pipelines.sources.formats import detect
 from pipelines.sources.generic import ParseResult, parse_file
+
+RAW_TABLE_SUFFIXES: tuple[str, ...] = ("", "_lines", *(f"_{name}" for name in RAW_STREAMS))
+"""A file's raw tables: its rows, their record numbers and lines, and its optional streams."""
 
 
 class IngestError(RuntimeError):
@@ -52,6 +57,7 @@ class FileOutcome:
     records: int = 0
     loaded: int = 0
     rejected: int = 0
+    file_format: str = ""
     status: str = "loaded"
     message: str = ""
     duration_s: float = 0.0
@@ -68,6 +74,7 @@ class FileOutcome:
             records=result.records,
             loaded=result.loaded,
             rejected=result.rejected_records,
+            file_format=result.file_format,
             status=result.status,
             message="; ".join(result.notes),
             duration_s=duration_s,
@@ -136,6 +143,7 @@ def _record_file(
     digest: str,
     parsed: ParseResult,
     duration_s: float,
+    orders: int | None = None,
 ) -> None:
     """Write the file's rejects and its ingestion-log row (inside the caller's transaction)."""
     con.execute("DELETE FROM ingest_rejects WHERE file_id = ?", [file_id])
@@ -160,7 +168,10 @@ def _record_file(
         )
     con.execute("DELETE FROM ingest_files WHERE file_id = ?", [file_id])
     con.execute(
-        "INSERT INTO ingest_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ingest_files (file_id, source, file_name, file_format, file_hash, "
+        "size_bytes, records, loaded, rejected, cards_redacted, status, message, ingested_at, "
+        "duration_s, orders, has_amounts) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             file_id,
             file.source,
@@ -176,6 +187,8 @@ def _record_file(
             "; ".join(parsed.notes) or None,
             datetime.now(UTC),
             round(duration_s, 3),
+            orders,
+            parsed.has_amounts,
         ],
     )
 
@@ -200,8 +213,9 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
         # No ingested file has this size, so the content is new: hash while DuckDB parses.
         hashing = _HASHER.submit(file_hash, file.path)
     pending = f"{RAW_FILE_PREFIX}pending_{os.getpid()}"
+    _drop_tables(con, pending)
     try:
-        parsed = parse_file(con, file.path, GENERIC_FIELDS, pending, temporary=False)
+        parsed = detect(file.path).load().parse(con, file.path, pending)
     finally:
         if hashing is not None:
             digest = hashing.result()
@@ -212,26 +226,52 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
             f"{file.relative}: {parsed.records} records but {parsed.loaded} loaded + "
             f"{parsed.rejected_records} rejected; refusing to store an unreconciled file"
         )
+    orders = parsed.orders if parsed.orders is not None else _distinct_orders(con, pending)
     table = raw_file_table(file_id)
     with transaction(con):
         _drop_tables(con, table)
-        con.execute(f"ALTER TABLE {pending} RENAME TO {table}")
-        con.execute(f"ALTER TABLE {pending}_lines RENAME TO {table}_lines")
-        _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started)
+        for suffix in RAW_TABLE_SUFFIXES:
+            if _table_exists(con, f"{pending}{suffix}"):
+                con.execute(f"ALTER TABLE {pending}{suffix} RENAME TO {table}{suffix}")
+        _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started, orders)
         refresh_raw_view(con)
     return FileOutcome.parsed(file, file_id, parsed, time.perf_counter() - started)
 
 
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        scalar(con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table])
+    )
+
+
+def _distinct_orders(con: duckdb.DuckDBPyConnection, table: str) -> int | None:
+    """Orders in a parsed order-line table (None for files that hold no orders themselves)."""
+    has_orders = scalar(
+        con,
+        "SELECT count(*) FROM information_schema.columns "
+        "WHERE table_name = ? AND column_name = 'source_order_id'",
+        [table],
+    )
+    if not has_orders:
+        return None
+    return int(scalar(con, f"SELECT count(DISTINCT source_order_id) FROM {table}") or 0)
+
+
 def drop_unregistered_raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Remove raw tables of files whose ingestion never committed (an interrupted run)."""
+    registered = {
+        raw_file_table(str(row[0]))
+        for row in con.execute("SELECT file_id FROM ingest_files").fetchall()
+    }
     orphans = [
-        row[0]
+        str(row[0])
         for row in con.execute(
-            "SELECT t.table_name FROM information_schema.tables t "
-            f"WHERE t.table_name LIKE '{RAW_FILE_PREFIX}%' AND t.table_type = 'BASE TABLE' "
-            "AND NOT EXISTS (SELECT 1 FROM ingest_files f WHERE t.table_name IN ("
-            f"'{RAW_FILE_PREFIX}' || f.file_id, '{RAW_FILE_PREFIX}' || f.file_id || '_lines'))"
+            "SELECT table_name FROM information_schema.tables "
+            f"WHERE table_name LIKE '{RAW_FILE_PREFIX}%' AND table_type = 'BASE TABLE'"
         ).fetchall()
+        if not any(
+            str(row[0]) == f"{t}{suffix}" for t in registered for suffix in RAW_TABLE_SUFFIXES
+        )
     ]
     for table in orphans:
         con.execute(f'DROP TABLE IF EXISTS "{table}"')
@@ -276,7 +316,7 @@ def load_reference(
 
 
 def _drop_tables(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    for suffix in ("", "_lines", "_all"):
+    for suffix in (*RAW_TABLE_SUFFIXES, "_all"):
         con.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from orderlens.contracts import GENERIC_FIELDS, REFERENCE_INPUTS
+from orderlens.contracts import GENERIC_FIELDS, RAW_STREAMS, REFERENCE_INPUTS, Field
+from orderlens.warehouse import scalar
 
 if TYPE_CHECKING:
     import duckdb
@@ -66,40 +67,108 @@ CREATE TABLE IF NOT EXISTS ingest_rejects (
 )""")
     # Warehouses created before the column existed gain it (idempotent).
     con.execute("ALTER TABLE ingest_rejects ADD COLUMN IF NOT EXISTS source_order_id VARCHAR")
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'raw_order_lines'"
-    ).fetchall()[0][0]
-    if not exists:
+    # Columns added with the real-world sources (idempotent on older warehouses).
+    con.execute("ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS orders BIGINT")
+    con.execute(
+        "ALTER TABLE ingest_files ADD COLUMN IF NOT EXISTS has_amounts BOOLEAN DEFAULT true"
+    )
+    missing = [
+        view
+        for view in RAW_VIEWS
+        if not scalar(
+            con, "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [view]
+        )
+    ]
+    if missing:
         refresh_raw_view(con)
 
 
-def refresh_raw_view(con: duckdb.DuckDBPyConnection) -> None:
-    """(Re)define ``raw_order_lines``: one row per loaded record of every order file.
+RAW_VIEWS: tuple[str, ...] = ("raw_order_lines", *(f"raw_{name}" for name in RAW_STREAMS))
+"""``raw_order_lines`` and one view per optional stream (``raw_payments``, ``raw_events``,
+``raw_refunds``, ``raw_products``) over every registered file."""
 
-    Columns: ``file_id``, ``source``, ``_record_no`` (position among the file's loaded
-    records), ``_line`` (physical line where the record starts; header = 1) and every
-    generic-format column, values as received.
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _empty_select(prefix: str, fields: tuple[Field, ...]) -> str:
+    typed = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in fields)
+    return f"SELECT {prefix}, {typed} WHERE false"
+
+
+def _provenance(file_id: str, source: str) -> str:
+    return f"{_sql_str(file_id)} AS file_id, {_sql_str(source)} AS source"
+
+
+def refresh_raw_view(con: duckdb.DuckDBPyConnection) -> None:
+    """(Re)define the raw views over every registered file.
+
+    ``raw_order_lines``: one row per order line (or order without lines) of every order
+    file, whatever its format: ``file_id``, ``source``, ``_record_no`` (the source record it
+    came from, numbered within the file), ``_line`` (physical line where that record starts;
+    header = 1) and every generic-format column, values as received. Stream views
+    ``raw_<stream>``: ``file_id``, ``source``, ``_line`` and the stream's fields. Formats that
+    need several files together (Olist) contribute the SQL their module assembles.
     """
-    files = con.execute(
-        "SELECT f.file_id, f.source FROM ingest_files f JOIN information_schema.tables t "
-        f"ON t.table_name = '{RAW_FILE_PREFIX}' || f.file_id "
-        "WHERE f.source <> '_reference' ORDER BY f.file_id"
-    ).fetchall()
-    columns = ", ".join(f't."{f.name}"' for f in GENERIC_FIELDS)
-    parts = [
-        f"SELECT '{file_id}' AS file_id, '{source.replace(chr(39), chr(39) * 2)}' AS source, "
-        f"l._record_no, l._line, {columns} FROM {raw_file_table(file_id)} t "
-        f"POSITIONAL JOIN {raw_file_table(file_id)}_lines l"
-        for file_id, source in files
+    from pipelines.sources.formats import FORMAT_BY_NAME, family
+
+    tables = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            f"WHERE table_name LIKE '{RAW_FILE_PREFIX}%'"
+        ).fetchall()
+    }
+    files = [
+        (str(file_id), str(source), str(file_format))
+        for file_id, source, file_format in con.execute(
+            "SELECT file_id, source, file_format FROM ingest_files "
+            "WHERE source <> '_reference' ORDER BY file_id"
+        ).fetchall()
+        if raw_file_table(str(file_id)) in tables
     ]
-    if not parts:
-        typed = ", ".join(f'CAST(NULL AS {f.type}) AS "{f.name}"' for f in GENERIC_FIELDS)
-        parts = [
-            "SELECT CAST(NULL AS VARCHAR) AS file_id, CAST(NULL AS VARCHAR) AS source, "
-            f"CAST(NULL AS BIGINT) AS _record_no, CAST(NULL AS BIGINT) AS _line, {typed} "
-            "WHERE false"
-        ]
-    con.execute("CREATE OR REPLACE VIEW raw_order_lines AS " + "\nUNION ALL\n".join(parts))
+    line_columns = ", ".join(f't."{f.name}"' for f in GENERIC_FIELDS)
+    parts: dict[str, list[str]] = {"order_lines": [], **{name: [] for name in RAW_STREAMS}}
+    assembled: dict[str, list[tuple[str, str, str]]] = {}
+    for file_id, source, file_format in files:
+        name = family(file_format)
+        if FORMAT_BY_NAME[name].assembled:
+            assembled.setdefault(name, []).append((file_id, source, file_format))
+            continue
+        table = raw_file_table(file_id)
+        parts["order_lines"].append(
+            f"SELECT {_provenance(file_id, source)}, l._record_no, l._line, {line_columns} "
+            f"FROM {table} t POSITIONAL JOIN {table}_lines l"
+        )
+        for stream, fields in RAW_STREAMS.items():
+            if f"{table}_{stream}" in tables:
+                columns = ", ".join(f'"{f.name}"' for f in fields)
+                parts[stream].append(
+                    f"SELECT {_provenance(file_id, source)}, _line, {columns} FROM {table}_{stream}"
+                )
+    for name, members in sorted(assembled.items()):
+        for stream, sql in FORMAT_BY_NAME[name].load().assemble(con, members).items():
+            parts[stream].append(sql)
+    empty_lines = _empty_select(
+        "CAST(NULL AS VARCHAR) AS file_id, CAST(NULL AS VARCHAR) AS source, "
+        "CAST(NULL AS BIGINT) AS _record_no, CAST(NULL AS BIGINT) AS _line",
+        GENERIC_FIELDS,
+    )
+    con.execute(
+        "CREATE OR REPLACE VIEW raw_order_lines AS "
+        + "\nUNION ALL BY NAME\n".join(parts["order_lines"] or [empty_lines])
+    )
+    for stream, fields in RAW_STREAMS.items():
+        empty = _empty_select(
+            "CAST(NULL AS VARCHAR) AS file_id, CAST(NULL AS VARCHAR) AS source, "
+            "CAST(NULL AS BIGINT) AS _line",
+            fields,
+        )
+        con.execute(
+            f"CREATE OR REPLACE VIEW raw_{stream} AS "
+            + "\nUNION ALL BY NAME\n".join(parts[stream] or [empty])
+        )
 
 
 def reference_ddl() -> dict[str, str]:

@@ -43,8 +43,16 @@ ASOF LEFT JOIN ref_fx_rates r ON r.currency = o.currency AND o.order_date >= r.r
         con.execute("""
 CREATE OR REPLACE TABLE fct_orders AS
 WITH line_totals AS (
-    SELECT order_key, count(*)::INTEGER AS line_count, sum(quantity) AS units
+    SELECT order_key, count(*)::INTEGER AS line_count,
+           coalesce(sum(quantity) FILTER (WHERE line_kind = 'product'), 0) AS units
     FROM stg_order_lines GROUP BY order_key
+), pay AS (
+    -- The first payment describes the order (split payments stay in stg_payments).
+    SELECT order_key, arg_min(method, payment_sequence) AS method,
+           arg_min(card_brand, payment_sequence) AS card_brand,
+           arg_min(card_last4, payment_sequence) AS card_last4,
+           count(*)::INTEGER AS payments, sum(amount) AS paid_amount
+    FROM stg_payments GROUP BY order_key
 ), ship AS (
     SELECT order_key,
            nullif(concat_ws(', ', address1, address2, city, province, zip, country), '')
@@ -54,7 +62,8 @@ WITH line_totals AS (
 ), bill AS (
     SELECT order_key, country AS billing_country FROM stg_addresses WHERE address_type = 'billing'
 )
-SELECT o.order_key, o.source, o.store, o.channel, o.source_order_id, o.order_number,
+SELECT o.order_key, o.source, o.store, o.channel, o.channel_raw, o.source_order_id,
+       o.order_number, o.order_status,
        o.created_at, o.created_at_offset_minutes, o.order_date, o.currency, o.subtotal,
        o.total_discounts, o.discount_codes, o.shipping, o.shipping_method, o.total_tax,
        o.taxes_included, o.total, fx.fx_rate,
@@ -62,15 +71,17 @@ SELECT o.order_key, o.source, o.store, o.channel, o.source_order_id, o.order_num
        o.financial_status, o.fulfillment_status, o.cancelled_at, o.promised_delivery_date,
        o.customer_key, o.is_guest, c.email AS customer_email, c.phone AS customer_phone,
        c.name AS customer_name, ship.shipping_address, ship.shipping_country,
-       bill.billing_country, o.client_ip, o.device_id, pay.method AS payment_method,
-       pay.card_brand, pay.card_last4, coalesce(lt.line_count, 0) AS line_count,
+       bill.billing_country, o.client_ip, o.device_id, o.source_risk_level,
+       pay.method AS payment_method, pay.card_brand, pay.card_last4,
+       coalesce(pay.payments, 0) AS payments, pay.paid_amount, o.has_amounts,
+       coalesce(lt.line_count, 0) AS line_count,
        coalesce(lt.units, 0) AS units, f.file_name, o._line AS line
 FROM stg_orders o
 JOIN _fx fx USING (order_key)
 LEFT JOIN line_totals lt USING (order_key)
 LEFT JOIN ship USING (order_key)
 LEFT JOIN bill USING (order_key)
-LEFT JOIN stg_payments pay USING (order_key)
+LEFT JOIN pay USING (order_key)
 LEFT JOIN stg_customers c ON c.customer_key = o.customer_key
 LEFT JOIN ingest_files f ON f.file_id = o.file_id
 ORDER BY o.order_key""")
@@ -87,9 +98,9 @@ def build_fct_order_lines(con: duckdb.DuckDBPyConnection) -> int:
     with transaction(con):
         con.execute("""
 CREATE OR REPLACE TABLE fct_order_lines AS
-SELECT l.order_key, l.line_number, o.order_date, o.channel, o.currency, l.sku, l.product_name,
-       l.quantity, l.unit_price, l.line_discount, l.line_tax, l.line_amount, l.vendor,
-       l.requires_shipping, l.fulfillment_location
+SELECT l.order_key, l.line_number, o.order_date, o.source, o.channel, o.currency, l.sku,
+       l.product_name, l.product_category, l.line_kind, l.quantity, l.unit_price, l.line_discount,
+       l.line_tax, l.line_amount, l.vendor, l.requires_shipping, l.fulfillment_location
 FROM stg_order_lines l JOIN stg_orders o USING (order_key)
 ORDER BY l.order_key, l.line_number""")
     return _count(con, "fct_order_lines")
@@ -114,14 +125,27 @@ def build_dim_products(con: duckdb.DuckDBPyConnection) -> int:
         con.execute("""
 CREATE OR REPLACE TABLE dim_products AS
 WITH sold AS (
-    SELECT sku, arg_max(product_name, order_date) AS sold_name, min(order_date) AS first_sold_date,
-           max(order_date) AS last_sold_date, sum(quantity) AS units_sold
-    FROM fct_order_lines WHERE sku IS NOT NULL GROUP BY sku
+    SELECT sku, arg_max(product_name, order_date) AS sold_name,
+           arg_max(product_category, order_date) FILTER (WHERE product_category IS NOT NULL)
+               AS sold_category,
+           min(order_date) AS first_sold_date, max(order_date) AS last_sold_date,
+           sum(quantity) AS units_sold
+    FROM fct_order_lines WHERE sku IS NOT NULL AND line_kind = 'product' GROUP BY sku
+), listed AS (
+    -- Catalogues that arrive with the orders (Olist products, translated categories).
+    SELECT trim(sku) AS sku, min(name) AS name, min(category) AS category,
+           min(vendor) AS vendor
+    FROM raw_products WHERE nullif(trim(sku), '') IS NOT NULL GROUP BY trim(sku)
+), catalogue AS (
+    SELECT coalesce(p.sku, l.sku) AS sku, coalesce(p.name, l.name) AS name,
+           coalesce(p.category, l.category) AS category, p.pack_size, p.unit_cost
+    FROM ref_products p FULL OUTER JOIN listed l ON l.sku = p.sku
 )
-SELECT coalesce(p.sku, s.sku) AS sku, coalesce(p.name, s.sold_name) AS name, p.category,
+SELECT coalesce(p.sku, s.sku) AS sku, coalesce(p.name, s.sold_name) AS name,
+       coalesce(p.category, s.sold_category) AS category,
        p.pack_size, p.unit_cost, p.sku IS NOT NULL AS in_catalogue, s.first_sold_date,
        s.last_sold_date, coalesce(s.units_sold, 0) AS units_sold
-FROM ref_products p FULL OUTER JOIN sold s ON s.sku = p.sku
+FROM catalogue p FULL OUTER JOIN sold s ON s.sku = p.sku
 ORDER BY 1""")
     return _count(con, "dim_products")
 

@@ -5,19 +5,29 @@ Grain of each table:
 - ``stg_order_lines``: one row per order line.
 - ``stg_customers``: one row per customer key (keyed HMAC of e-mail, else phone).
 - ``stg_addresses``: one row per order and address type (billing, shipping).
-- ``stg_payments``: one row per order with a payment (token, brand, last 4, BIN only).
-- ``stg_refunds``: one row per order with a refund.
+- ``stg_payments``: one row per payment of an order (token, brand, last 4, BIN only): the
+  source's payment stream when it has one (Olist split payments, Shopify transactions), else
+  the order's own payment fields.
+- ``stg_refunds``: one row per refund (or refunded item); ``order_key`` is NULL when the
+  source does not link it to a sale (UCI Online Retail cancellations).
 - ``stg_fulfilments``: one row per order handed to a carrier.
-- ``stg_status_events``: one row per order and lifecycle event (created, paid, shipped...).
+- ``stg_status_events``: one row per order, lifecycle event and time, accumulated over every
+  version of the order and the source's event stream; ``out_of_order`` flags an event dated
+  before an earlier lifecycle step (shipped before paid, delivered before shipped): such
+  contradictions are kept as received, never reordered.
 - ``stg_rejects``: one row per raw line of an order held out of staging, with the reason.
 
-Version rule: when an order arrives in several files, the version with the most advanced
-status wins (cancelled/refunded > delivered > shipped > paid > created), then the latest
-event timestamp, then the greater file id; the others are superseded.
+Version rule: the same order (``source`` + ``source_order_id``) may arrive in several files
+(overlapping exports, a re-export after it shipped). The version with the most advanced
+status wins: cancelled/refunded (5) > delivered/completed (4) > shipped/fulfilled (3) >
+paid/processing (2) > created (1), read from the order's timestamps and from its status
+fields; then the latest event timestamp; then the greater file content hash. The other
+versions are superseded (their status events still count).
 Order-level fields are taken from the first line of the order that has them. An order is
 held (in ``stg_rejects``, never dropped) when a required field is unusable or when one of
-its lines was rejected at ingest: staging only what parsed would misstate its totals.
-Timestamps without a UTC offset are read in the merchant's time zone.
+its lines was rejected at ingest: staging only what parsed would misstate its totals. A
+file whose layout has no amounts (Shopify's 34-column export) stages its orders without
+them. Timestamps without a UTC offset are read in the merchant's time zone.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from orderlens.contracts import GENERIC_ORDER_FIELDS
+from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS, channel_sql
 from orderlens.security import customer_key_sql, normalise_email_sql, normalise_phone
 from orderlens.warehouse import scalar, transaction
 from pipelines.defs.staging.tables import STAGING_TABLES
@@ -87,25 +97,56 @@ def _phone_map(con: duckdb.DuckDBPyConnection) -> None:
         con.unregister("_phone_frame")
 
 
+_STATUS_RANK = """CASE
+    WHEN cancelled_at IS NOT NULL OR refunded_at IS NOT NULL
+         OR lower(trim(order_status)) IN ('cancelled', 'canceled', 'refunded', 'voided', 'failed')
+         OR lower(trim(financial_status)) IN ('refunded', 'voided', 'partially_refunded') THEN 5
+    WHEN delivered_at IS NOT NULL
+         OR lower(trim(order_status)) IN ('delivered', 'completed')
+         OR lower(trim(fulfillment_status)) = 'delivered' THEN 4
+    WHEN shipped_at IS NOT NULL
+         OR lower(trim(order_status)) IN ('shipped', 'fulfilled')
+         OR lower(trim(fulfillment_status)) IN ('fulfilled', 'shipped', 'partial') THEN 3
+    WHEN paid_at IS NOT NULL
+         OR lower(trim(order_status)) IN ('paid', 'processing', 'approved', 'invoiced')
+         OR lower(trim(financial_status)) IN ('paid', 'authorized', 'partially_paid') THEN 2
+    ELSE 1 END"""
+"""How far an order version has gone; the version rule keeps the most advanced one."""
+
+_LIFECYCLE = (
+    ("created", "created_at"),
+    ("paid", "paid_at"),
+    ("shipped", "shipped_at"),
+    ("delivered", "delivered_at"),
+    ("refunded", "refunded_at"),
+    ("cancelled", "cancelled_at"),
+)
+_ORDERED_EVENTS = ("created", "paid", "shipped", "delivered")
+"""Events with a natural order: one dated before an earlier step is a contradiction."""
+
+_HAS_LINE = (
+    "coalesce("
+    + ", ".join(f'CAST("{f.name}" AS VARCHAR)' for f in GENERIC_LINE_FIELDS)
+    + ") IS NOT NULL"
+)
+"""A raw row with every line field blank carries an order without lines."""
+
+
 def build_staging(
     con: duckdb.DuckDBPyConnection, *, timezone: str, secret: bytes
 ) -> dict[str, int]:
     """Rebuild every staging table from raw in one transaction; return row counts."""
     con.execute(f"SET TimeZone = '{timezone}'")
-    con.execute("""
+    con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _lines AS
-SELECT source || ':' || source_order_id AS order_key, *
-FROM raw_order_lines
-WHERE source_order_id IS NOT NULL""")
-    con.execute("""
+SELECT r.source || ':' || r.source_order_id AS order_key, r.*, {_HAS_LINE} AS _has_line,
+       coalesce(f.has_amounts, true) AS _has_amounts
+FROM raw_order_lines r LEFT JOIN ingest_files f USING (file_id)
+WHERE r.source_order_id IS NOT NULL""")
+    con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _versions AS
 SELECT order_key, file_id,
-       max(CASE
-           WHEN cancelled_at IS NOT NULL OR refunded_at IS NOT NULL THEN 5
-           WHEN delivered_at IS NOT NULL THEN 4
-           WHEN shipped_at IS NOT NULL THEN 3
-           WHEN paid_at IS NOT NULL THEN 2
-           ELSE 1 END) AS status_rank,
+       max({_STATUS_RANK}) AS status_rank,
        max(greatest(TRY_CAST(created_at AS TIMESTAMPTZ), TRY_CAST(paid_at AS TIMESTAMPTZ),
                     TRY_CAST(shipped_at AS TIMESTAMPTZ), TRY_CAST(delivered_at AS TIMESTAMPTZ),
                     TRY_CAST(cancelled_at AS TIMESTAMPTZ), TRY_CAST(refunded_at AS TIMESTAMPTZ)))
@@ -129,20 +170,36 @@ SELECT l.* FROM _lines l JOIN _chosen c USING (order_key, file_id)""")
 CREATE OR REPLACE TEMP TABLE _order_fields AS
 SELECT order_key, any_value(source) AS source, any_value(file_id) AS file_id,
        any_value(source_order_id) AS source_order_id, min(_line) AS _line,
+       bool_and(_has_amounts) AS _has_amounts,
        {firsts}
 FROM _chosen_lines GROUP BY order_key""")
+    event_firsts = ", ".join(
+        f'arg_min("{col}", _record_no) FILTER (WHERE "{col}" IS NOT NULL) AS "{col}"'
+        for _, col in _LIFECYCLE
+    )
+    # Every version's own timestamps: status events accumulate across versions.
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _version_events AS
+SELECT order_key, file_id, {event_firsts}
+FROM _lines GROUP BY order_key, file_id""")
+
+    def unusable(col: str, reason: str, amounts: str) -> str:
+        if col == "created_at":
+            return f"WHEN TRY_CAST(created_at AS TIMESTAMPTZ) IS NULL THEN '{reason}'"
+        if col in ("total", "unit_price"):
+            return f"WHEN {col} IS NULL AND {amounts} THEN '{reason}'"
+        return f"WHEN {col} IS NULL THEN '{reason}'"
+
     line_checks = " ".join(
-        f"WHEN {col} IS NULL THEN '{reason}'" for col, reason in _REQUIRED_LINE.items()
+        unusable(col, reason, "_has_amounts") for col, reason in _REQUIRED_LINE.items()
     )
     order_checks = " ".join(
-        f"WHEN {('TRY_CAST(created_at AS TIMESTAMPTZ)' if col == 'created_at' else col)} IS NULL "
-        f"THEN '{reason}'"
-        for col, reason in _REQUIRED_ORDER.items()
+        unusable(col, reason, "_has_amounts") for col, reason in _REQUIRED_ORDER.items()
     )
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _line_problems AS
 SELECT order_key, _line, CASE {line_checks} END AS reason
-FROM _chosen_lines""")
+FROM _chosen_lines WHERE _has_line""")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _held AS
 SELECT order_key, min(reason) AS reason FROM (
@@ -158,15 +215,23 @@ SELECT order_key, min(reason) AS reason FROM (
     JOIN _chosen c ON c.file_id = j.file_id AND c.order_key = j.source || ':' || j.source_order_id
     WHERE j.source_order_id IS NOT NULL
 ) WHERE reason IS NOT NULL GROUP BY order_key""")
-    key = customer_key_sql(normalise_email_sql("o.customer_email"), "p.e164", secret)
+    key = customer_key_sql(
+        normalise_email_sql("o.customer_email"),
+        "p.e164",
+        secret,
+        "o.source || ':' || nullif(trim(o.customer_id), '')",
+    )
     offset = _offset_minutes("o.created_at")
     with transaction(con):
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_orders AS
 SELECT o.order_key, o.source, coalesce(o.store, o.source) AS store,
        CASE WHEN lower(trim(o.channel)) IN ('online_store','marketplace','mobile_app','pos','other')
-            THEN lower(trim(o.channel)) ELSE 'other' END AS channel,
-       o.channel AS channel_raw, o.source_order_id, o.order_number,
+            THEN lower(trim(o.channel))
+            ELSE coalesce({channel_sql("coalesce(o.source_channel, o.channel)")}, 'other')
+       END AS channel,
+       coalesce(o.source_channel, o.channel) AS channel_raw, o.source_order_id, o.order_number,
+       lower(trim(o.order_status)) AS order_status,
        {_ts("o.created_at")} AS created_at, {offset} AS created_at_offset_minutes,
        CAST(timezone('{timezone}', {_ts("o.created_at")}) AS DATE) AS order_date,
        upper(trim(o.currency)) AS currency, o.subtotal, o.total_discounts,
@@ -182,6 +247,7 @@ SELECT o.order_key, o.source, coalesce(o.store, o.source) AS store,
        {key} AS customer_key,
        ({key}) IS NULL AS is_guest,
        o.client_ip, o.user_agent, o.device_id, o.marketing_source,
+       lower(trim(o.source_risk_level)) AS source_risk_level, o._has_amounts AS has_amounts,
        o.file_id, o._line
 FROM _order_fields o
 LEFT JOIN _phones p ON p.phone = o.customer_phone
@@ -191,15 +257,17 @@ ORDER BY o.order_key""")
         con.execute("""
 CREATE OR REPLACE TABLE stg_order_lines AS
 SELECT l.order_key,
-       coalesce(l.line_number, row_number() OVER (PARTITION BY l.order_key ORDER BY l._record_no))
-           AS line_number,
+       coalesce(l.line_number, row_number() OVER (PARTITION BY l.order_key
+                                                  ORDER BY l._record_no, l._line)) AS line_number,
        nullif(trim(l.sku), '') AS sku, l.product_name, l.quantity, l.unit_price,
        coalesce(l.line_discount, 0) AS line_discount, coalesce(l.line_tax, 0) AS line_tax,
        l.quantity * l.unit_price - coalesce(l.line_discount, 0) AS line_amount,
-       l.vendor, coalesce(l.requires_shipping, true) AS requires_shipping,
+       l.vendor, nullif(trim(l.product_category), '') AS product_category,
+       coalesce(lower(trim(l.line_kind)), 'product') AS line_kind,
+       coalesce(l.requires_shipping, true) AS requires_shipping,
        l.fulfillment_location, l.file_id, l._line
 FROM _chosen_lines l
-WHERE l.order_key NOT IN (SELECT order_key FROM _held)
+WHERE l._has_line AND l.order_key NOT IN (SELECT order_key FROM _held)
 ORDER BY l.order_key, line_number""")
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_customers AS
@@ -238,23 +306,69 @@ SELECT * FROM ({union}) WHERE order_key IN (SELECT order_key FROM stg_orders)
 ORDER BY order_key, address_type""")
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_payments AS
-SELECT order_key, lower(trim(payment_method)) AS method, payment_token AS processor_token,
-       lower(trim(card_brand)) AS card_brand,
+WITH streamed AS (
+    -- The same transaction may arrive in several files (an order payload and a
+    -- transactions payload): keep it once.
+    SELECT DISTINCT ON (order_key, coalesce(payment_token, ''), payment_sequence,
+                        payment_amount, coalesce(payment_kind, ''))
+           source || ':' || source_order_id AS order_key, payment_sequence,
+           lower(trim(payment_method)) AS method, payment_amount AS amount,
+           upper(trim(currency)) AS currency, installments,
+           lower(trim(payment_status)) AS status, lower(trim(payment_kind)) AS kind,
+           payment_token AS processor_token, lower(trim(card_brand)) AS card_brand,
+           card_last4, card_bin, {_ts("paid_at")} AS paid_at
+    FROM raw_payments
+    WHERE source || ':' || source_order_id IN (SELECT order_key FROM stg_orders)
+    ORDER BY order_key, coalesce(payment_token, ''), payment_sequence, payment_amount,
+             coalesce(payment_kind, ''), file_id
+), own AS (
+    SELECT order_key, 1 AS payment_sequence, lower(trim(payment_method)) AS method,
+           total AS amount, upper(trim(currency)) AS currency, NULL::INTEGER AS installments,
+           NULL AS status, NULL AS kind, payment_token AS processor_token,
+           lower(trim(card_brand)) AS card_brand, card_last4, card_bin,
+           {_ts("paid_at")} AS paid_at
+    FROM _order_fields
+    WHERE order_key IN (SELECT order_key FROM stg_orders)
+      AND order_key NOT IN (SELECT order_key FROM streamed)
+      AND coalesce(payment_method, payment_token, card_brand, card_last4) IS NOT NULL
+)
+SELECT order_key,
+       coalesce(payment_sequence, row_number() OVER (PARTITION BY order_key
+                                                     ORDER BY paid_at, processor_token))
+           AS payment_sequence,
+       method, amount, currency, installments, status, kind, processor_token, card_brand,
        CASE WHEN regexp_full_match(trim(card_last4), '\\d{{4}}') THEN trim(card_last4) END
            AS card_last4,
        CASE WHEN regexp_full_match(trim(card_bin), '\\d{{6}}') THEN trim(card_bin) END AS card_bin,
-       total AS amount, upper(trim(currency)) AS currency, {_ts("paid_at")} AS paid_at
-FROM _order_fields
-WHERE order_key IN (SELECT order_key FROM stg_orders)
-  AND coalesce(payment_method, payment_token, card_brand, card_last4) IS NOT NULL
-ORDER BY order_key""")
+       paid_at
+FROM (SELECT * FROM streamed UNION ALL BY NAME SELECT * FROM own)
+ORDER BY order_key, payment_sequence""")
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_refunds AS
-SELECT order_key, refunded_amount AS amount, upper(trim(currency)) AS currency,
-       {_ts("refunded_at")} AS refunded_at
-FROM _order_fields
-WHERE order_key IN (SELECT order_key FROM stg_orders) AND refunded_amount IS NOT NULL
-ORDER BY order_key""")
+WITH streamed AS (
+    SELECT DISTINCT ON (source, refund_id, coalesce(sku, ''))
+           source, refund_id,
+           CASE WHEN source_order_id IS NOT NULL THEN source || ':' || source_order_id END
+               AS order_key,
+           amount, upper(trim(currency)) AS currency, {_ts("refunded_at")} AS refunded_at,
+           nullif(trim(sku), '') AS sku, quantity, reason,
+           CASE WHEN nullif(trim(customer_id), '') IS NOT NULL
+                THEN source || ':' || trim(customer_id) END AS source_customer
+    FROM raw_refunds
+    ORDER BY source, refund_id, coalesce(sku, ''), file_id
+), own AS (
+    SELECT source, NULL AS refund_id, order_key, refunded_amount AS amount,
+           upper(trim(currency)) AS currency, {_ts("refunded_at")} AS refunded_at,
+           NULL AS sku, NULL::DECIMAL(18,4) AS quantity, NULL AS reason, NULL AS source_customer
+    FROM _order_fields
+    WHERE order_key IN (SELECT order_key FROM stg_orders) AND refunded_amount IS NOT NULL
+      AND order_key NOT IN (SELECT order_key FROM streamed WHERE order_key IS NOT NULL)
+)
+SELECT source, refund_id, order_key, amount, currency, refunded_at, sku, quantity, reason,
+       {customer_key_sql("NULL", "NULL", secret, "source_customer")} AS customer_key
+FROM (SELECT * FROM streamed UNION ALL BY NAME SELECT * FROM own)
+WHERE order_key IS NULL OR order_key IN (SELECT order_key FROM stg_orders)
+ORDER BY source, refund_id, order_key, sku""")
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_fulfilments AS
 SELECT order_key, carrier, tracking_number, {_ts("shipped_at")} AS shipped_at,
@@ -263,26 +377,37 @@ FROM _order_fields
 WHERE order_key IN (SELECT order_key FROM stg_orders)
   AND coalesce(carrier, tracking_number, shipped_at, delivered_at) IS NOT NULL
 ORDER BY order_key""")
-        events = " UNION ALL ".join(
-            f"SELECT order_key, '{name}' AS event, {_ts(col)} AS occurred_at, {rank} AS seq "
-            f"FROM _order_fields WHERE {col} IS NOT NULL"
-            for rank, (name, col) in enumerate(
-                (
-                    ("created", "created_at"),
-                    ("paid", "paid_at"),
-                    ("shipped", "shipped_at"),
-                    ("delivered", "delivered_at"),
-                    ("refunded", "refunded_at"),
-                    ("cancelled", "cancelled_at"),
-                ),
-                start=1,
-            )
+        own_events = " UNION ALL ".join(
+            f"SELECT order_key, '{name}' AS event, {_ts(col)} AS occurred_at, NULL AS detail "
+            f"FROM _version_events WHERE {col} IS NOT NULL"
+            for name, col in _LIFECYCLE
         )
+        step = " ".join(f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(_ORDERED_EVENTS))
+        seq = " ".join(f"WHEN '{name}' THEN {rank}" for rank, (name, _) in enumerate(_LIFECYCLE))
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_status_events AS
-SELECT order_key, event, occurred_at FROM ({events})
-WHERE order_key IN (SELECT order_key FROM stg_orders)
-ORDER BY order_key, seq""")
+WITH events AS (
+    SELECT DISTINCT order_key, event, occurred_at, detail FROM (
+        {own_events}
+        UNION ALL
+        SELECT source || ':' || source_order_id, lower(trim(event)), {_ts("occurred_at")},
+               detail
+        FROM raw_events
+    )
+    WHERE order_key IN (SELECT order_key FROM stg_orders)
+), stepped AS (
+    SELECT *, CASE event {step} END AS step FROM events
+)
+SELECT e.order_key, e.event, e.occurred_at, e.detail,
+       -- Dated before a step that must come earlier (handed to the carrier before payment
+       -- approval, delivered before pickup): kept as received, flagged.
+       coalesce(e.step IS NOT NULL AND EXISTS (
+           SELECT 1 FROM stepped p
+           WHERE p.order_key = e.order_key AND p.step < e.step AND p.occurred_at > e.occurred_at
+       ), false) AS out_of_order
+FROM stepped e
+ORDER BY e.order_key, e.occurred_at NULLS LAST, coalesce(CASE e.event {seq} END, 99), e.event,
+         e.detail""")
         con.execute("""
 CREATE OR REPLACE TABLE stg_rejects AS
 SELECT l.file_id, l.source, f.file_name, l._line AS line, l.order_key,
@@ -303,6 +428,7 @@ ORDER BY 1, 4""")
         "_chosen_lines",
         "_phones",
         "_order_fields",
+        "_version_events",
         "_line_problems",
         "_held",
     ):
