@@ -1,0 +1,700 @@
+"""JSON order payloads → records with their physical lines; shared by the Shopify and
+WooCommerce parsers.
+
+Grain: one record per source object (an order, a refund, a transaction...). A file is one
+of three layouts: NDJSON (one object per line), a JSON array of objects, or one object,
+possibly a wrapper such as ``{"order": {...}}``, ``{"orders": [...]}`` or WooCommerce's batch
+``{"create": [...], "update": [...], "delete": [...]}``.
+
+Big NDJSON files never pass through Python: DuckDB's ``read_json`` reads them with explicit
+types into a temporary table (:func:`load_ndjson`), and Python only looks at the few lines
+DuckDB could not read. Documents (arrays, objects) are walked here element by element, so
+each record knows the line its object starts on and a broken element rejects that record
+only; their records are then written as NDJSON for the same SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import re
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from orderlens.security import redact_card_numbers
+from orderlens.warehouse import scalar
+from pipelines.sources.csv_records import count_newlines
+from pipelines.sources.generic import LINE, RECORD_NO, Reject
+
+JSON_SUFFIXES: frozenset[str] = frozenset({".json", ".ndjson", ".jsonl"})
+RAW_TEXT_LIMIT = 2000
+"""Characters of a rejected record kept as its raw text."""
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+_TRAILING_DIGITS = re.compile(r"([0-9]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One record of a JSON file: its object, or why it could not be read."""
+
+    line: int
+    """Physical line where the record starts (1-based)."""
+    value: Any
+    error: str | None = None
+    wrapper: str | None = None
+    """The key it was wrapped in (``orders``, ``refund``, ``create``...), if any."""
+    raw: str | None = None
+    """Its text, for a record that could not be read."""
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def head_text(head: bytes) -> str:
+    """The head of a file as text (BOM dropped, a cut multi-byte character ignored)."""
+    return head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", errors="ignore")
+
+
+def is_ndjson(head: bytes) -> bool:
+    """True when the file is one JSON object per line (a single-line object counts)."""
+    text = head_text(head)
+    start = _WS.match(text).end()  # type: ignore[union-attr]
+    if not text[start:].startswith("{"):
+        return False
+    checked = 0
+    for line in text[start:].splitlines():
+        if not line.strip():
+            continue
+        checked += 1
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        if isinstance(value, dict) and value:
+            return True
+        if checked >= 5:
+            break
+    return False
+
+
+def first_object(head: bytes) -> tuple[str | None, dict[str, Any] | None, set[str]]:
+    """What a format sniffer needs from a file's head: the wrapper key of its first record
+    (``orders``...), that record's object when the head holds it whole, and every key name
+    seen in the head (for heads that cut the first object)."""
+    text = head_text(head)
+    keys = set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"\s*:', text))
+    start = _WS.match(text).end()  # type: ignore[union-attr]
+    if start >= len(text) or text[start] not in "[{":
+        return None, None, set()
+    if is_ndjson(head):
+        for line in text.splitlines():
+            if line.strip():
+                try:
+                    value = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(value, dict):
+                    return _first_of(value)
+        return None, None, keys
+    try:
+        value = json.loads(text)
+    except ValueError:
+        wrapper = re.match(r'\s*\{\s*"([A-Za-z_]+)"\s*:\s*[\[{]', text)
+        return (wrapper.group(1) if wrapper else None), None, keys
+    if isinstance(value, list):
+        first = next((v for v in value if isinstance(v, dict)), None)
+        return None, first, set(first) if first else keys
+    if isinstance(value, dict):
+        return _first_of(value)
+    return None, None, set()
+
+
+def _first_of(value: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None, set[str]]:
+    if len(value) >= 1 and all(isinstance(v, dict | list) for v in value.values()):
+        key = next(iter(value))
+        inner = value[key]
+        if isinstance(inner, list):
+            inner = next((v for v in inner if isinstance(v, dict)), None)
+        if isinstance(inner, dict) and len(value) <= 3:
+            return key, inner, set(inner)
+    return None, value, set(value)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _skip(text: str, pos: int) -> int:
+    return _WS.match(text, pos).end()  # type: ignore[union-attr]
+
+
+class _Lines:
+    """Offset → physical line of a text."""
+
+    def __init__(self, text: str) -> None:
+        self._newlines = np.flatnonzero(np.frombuffer(text.encode("utf-32-le"), np.uint32) == 10)
+
+    def __call__(self, offset: int) -> int:
+        return int(np.searchsorted(self._newlines, offset)) + 1
+
+
+def _error_text(exc: json.JSONDecodeError) -> str:
+    return f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+
+
+def _snippet(text: str, start: int) -> str:
+    return text[start : start + RAW_TEXT_LIMIT]
+
+
+def read_document(text: str, wrappers: Collection[str]) -> list[Piece]:
+    """The records of a JSON document (an array, one object, or a wrapper object whose keys
+    are all in ``wrappers``), each with the line its object starts on.
+
+    A broken element of an array rejects that element; the walk resumes at the next line
+    indented like it (pretty-printed exports), else the rest of the file is one reject.
+    """
+    line_of = _Lines(text)
+    start = _skip(text, 0)
+    if start >= len(text):
+        return []
+    if text[start] == "[":
+        pieces, _end = _array_items(text, start, None, line_of)
+        return pieces
+    try:
+        value, end = _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError as exc:
+        value, end = None, -1
+        error = exc
+    else:
+        error = None
+    if error is None and _skip(text, end) < len(text):
+        where = _skip(text, end)
+        return [
+            Piece(
+                line_of(start),
+                None,
+                f"unexpected text after the JSON value at line {line_of(where)}",
+                raw=_snippet(text, start),
+            )
+        ]
+    looks_wrapped = re.match(r'\{\s*"([^"\\]+)"\s*:\s*[\[{]', text[start:])
+    wrapped = bool(looks_wrapped and looks_wrapped.group(1) in wrappers)
+    if wrapped and (
+        error is not None or (isinstance(value, dict) and all(k in wrappers for k in value))
+    ):
+        return _wrapper_items(text, start, line_of)
+    if error is not None:
+        return [Piece(line_of(start), None, _error_text(error), raw=_snippet(text, start))]
+    return [Piece(line_of(start), value)]
+
+
+def _wrapper_items(text: str, pos: int, line_of: Callable[[int], int]) -> list[Piece]:
+    """Members of a wrapper object ``{"key": [...] | {...}, ...}`` as records."""
+    pieces: list[Piece] = []
+    i = _skip(text, pos + 1)
+    while i < len(text) and text[i] != "}":
+        try:
+            key, i = _DECODER.raw_decode(text, i)
+            i = _skip(text, i)
+            if text[i : i + 1] != ":":
+                raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
+            i = _skip(text, i + 1)
+            if text[i : i + 1] == "[":
+                items, i = _array_items(text, i, str(key), line_of)
+                pieces.extend(items)
+            else:
+                value, end = _DECODER.raw_decode(text, i)
+                pieces.append(Piece(line_of(i), value, wrapper=str(key)))
+                i = end
+            i = _skip(text, i)
+            if text[i : i + 1] == ",":
+                i = _skip(text, i + 1)
+            elif text[i : i + 1] != "}":
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, i)
+        except json.JSONDecodeError as exc:
+            pieces.append(Piece(line_of(i), None, _error_text(exc), raw=_snippet(text, i)))
+            return pieces
+    return pieces
+
+
+def _array_items(
+    text: str, pos: int, wrapper: str | None, line_of: Callable[[int], int]
+) -> tuple[list[Piece], int]:
+    """Elements of the array starting at ``pos``; returns them and the offset after it."""
+    pieces: list[Piece] = []
+    i = _skip(text, pos + 1)
+    if text[i : i + 1] == "]":
+        return pieces, i + 1
+    while i < len(text):
+        try:
+            value, end = _DECODER.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            pieces.append(Piece(line_of(i), None, _error_text(exc), wrapper, _snippet(text, i)))
+            resume = _resume_at(text, i)
+            if resume is None:
+                return pieces, len(text)
+            i = resume
+            continue
+        pieces.append(Piece(line_of(i), value, wrapper=wrapper))
+        i = _skip(text, end)
+        if text[i : i + 1] == ",":
+            i = _skip(text, i + 1)
+        elif text[i : i + 1] == "]":
+            return pieces, i + 1
+        else:
+            message = "Expecting ',' delimiter" if i < len(text) else "the file ends inside a list"
+            exc = json.JSONDecodeError(message, text, min(i, len(text)))
+            # The element before parsed; the list around it is what is broken.
+            resume = _resume_at(text, i)
+            if resume is None:
+                if i < len(text):
+                    pieces.append(
+                        Piece(line_of(i), None, _error_text(exc), wrapper, _snippet(text, i))
+                    )
+                return pieces, len(text)
+            i = resume
+    return pieces, len(text)
+
+
+def _resume_at(text: str, failed: int) -> int | None:
+    """Start of the next element indented like the one at ``failed`` (or None)."""
+    line_start = text.rfind("\n", 0, failed) + 1
+    indent = text[line_start:failed]
+    if indent.strip():
+        return None  # compact JSON: no layout to resync on
+    found = re.compile(r"\n" + re.escape(indent) + r"[{\[]").search(text, failed + 1)
+    return found.end() - 1 if found else None
+
+
+def read_ndjson_pieces(path: Path) -> list[Piece]:
+    """Every non-blank line of an NDJSON file as a record (small files; Python)."""
+    pieces: list[Piece] = []
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                pieces.append(Piece(number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                pieces.append(
+                    Piece(
+                        number,
+                        None,
+                        f"invalid JSON at column {exc.colno}: {exc.msg}",
+                        raw=line.rstrip("\r\n")[:RAW_TEXT_LIMIT],
+                    )
+                )
+    return pieces
+
+
+def read_pieces(path: Path, wrappers: Collection[str]) -> list[Piece]:
+    """The records of any JSON file (NDJSON or document), in file order."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if is_ndjson(data[: 1 << 16]):
+        return read_ndjson_pieces(path)
+    try:
+        text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [Piece(1, None, f"the file is not valid UTF-8 (byte {exc.start})")]
+    return read_document(text, wrappers)
+
+
+# --------------------------------------------------------------------------- card numbers
+
+
+def card_last4(number: object) -> str | None:
+    """The last four digits of a (masked) card number: its trailing digits, at most four."""
+    if not isinstance(number, str):
+        return None
+    found = _TRAILING_DIGITS.search(number)
+    return found.group(1)[-4:] if found else None
+
+
+def strip_card_numbers(value: Any) -> Any:
+    """A copy of a JSON value whose ``credit_card_number`` fields keep only their last four
+    digits (the only part OrderLens may store)."""
+    if isinstance(value, dict):
+        return {
+            k: card_last4(v) if k == "credit_card_number" else strip_card_numbers(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [strip_card_numbers(v) for v in value]
+    return value
+
+
+def raw_text(value: Any, fallback: str | None = None) -> str | None:
+    """A rejected record's text: compact JSON without card numbers, redacted, truncated."""
+    text = (
+        json.dumps(strip_card_numbers(value), ensure_ascii=False, separators=(",", ":"))
+        if value is not None
+        else fallback
+    )
+    if text is None:
+        return None
+    clean, _ = redact_card_numbers(text[:RAW_TEXT_LIMIT])
+    return clean
+
+
+def write_ndjson(values: Sequence[Any], path: Path) -> None:
+    """Objects as NDJSON (one per line), card numbers reduced to their last four digits."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for value in values:
+            handle.write(json.dumps(strip_card_numbers(value), ensure_ascii=False))
+            handle.write("\n")
+
+
+# --------------------------------------------------------------------------- SQL path
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def columns_sql(columns: dict[str, str]) -> str:
+    """A ``columns = {...}`` argument of ``read_json``."""
+    return "{" + ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in columns.items()) + "}"
+
+
+def load_ndjson(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    columns: dict[str, str],
+    select: str,
+    target: str,
+    unwrap: str | None = None,
+) -> int:
+    """Read an NDJSON file with explicit types into temporary table ``target`` (one row per
+    non-blank line, in file order; a line DuckDB cannot read is a row of NULLs).
+
+    ``select`` is the projection over the typed columns (named as in ``columns``): it drops
+    what must never be stored (full card numbers) before anything is materialised.
+    ``unwrap``: every line is ``{"<unwrap>": {...}}``.
+    """
+    read_columns = {unwrap: "STRUCT(" + _struct_fields(columns) + ")"} if unwrap else columns
+    source = (
+        f"read_json({sql_str(str(path))}, format = 'newline_delimited', "
+        f"columns = {columns_sql(read_columns)}, ignore_errors = true, "
+        f"maximum_object_size = 268435456)"
+    )
+    if unwrap:
+        source = f"(SELECT {quote(unwrap)}.* FROM {source})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {select} FROM {source}")
+    return int(scalar(con, f"SELECT count(*) FROM {target}"))
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _struct_fields(columns: dict[str, str]) -> str:
+    return ", ".join(f"{quote(k)} {v}" for k, v in columns.items())
+
+
+def struct(fields: dict[str, str]) -> str:
+    """A DuckDB STRUCT type of named fields."""
+    return "STRUCT(" + _struct_fields(fields) + ")"
+
+
+def physical_lines(path: Path, rows: int) -> np.ndarray:
+    """The physical line of each non-blank line of a file (row k of ``read_json``).
+
+    When the file has exactly ``rows`` lines (no blank line) this is 1..rows without
+    reading the lines; otherwise blank lines are skipped in a Python pass.
+    """
+    with open(path, "rb") as handle:
+        size = handle.seek(0, 2)
+        if size == 0:
+            return np.zeros(0, dtype=np.int64)
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            lines = count_newlines(mm) + (0 if mm[size - 1 : size] == b"\n" else 1)
+    if lines == rows:
+        return np.arange(1, rows + 1, dtype=np.int64)
+    numbers = [n for n, line in enumerate(_lines(path), 1) if line.strip()]
+    return np.asarray(numbers, dtype=np.int64)
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        first = True
+        for line in handle:
+            if first:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+                first = False
+            yield line
+
+
+def lines_text(path: Path, wanted: Collection[int]) -> dict[int, str]:
+    """The text of some physical lines of a file."""
+    want = set(wanted)
+    found: dict[int, str] = {}
+    if not want:
+        return found
+    last = max(want)
+    for number, line in enumerate(_lines(path), 1):
+        if number in want:
+            found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
+        if number >= last:
+            break
+    return found
+
+
+def why_unreadable(line_text: str) -> tuple[str, str]:
+    """(error type, reason) of an NDJSON line whose object DuckDB could not read."""
+    try:
+        value = json.loads(line_text)
+    except json.JSONDecodeError as exc:
+        return "JSON", f"invalid JSON at column {exc.colno}: {exc.msg}"
+    if not isinstance(value, dict):
+        return "JSON", f"a JSON {type(value).__name__} where an object was expected"
+    return "STRUCTURE", "the object does not have the expected structure"
+
+
+def attach_positions(
+    con: duckdb.DuckDBPyConnection,
+    src: str,
+    lines: np.ndarray,
+    rejected_rows: Collection[int],
+    target: str,
+) -> int:
+    """Temporary table ``target``: ``src``'s rows that were not rejected, in order, with
+    ``_record_no`` (1..n) and ``_line``. ``rejected_rows`` are 0-based row positions.
+    Returns the number of records kept."""
+    keep = np.ones(lines.size, dtype=bool)
+    if rejected_rows:
+        keep[np.asarray(sorted(rejected_rows), dtype=np.int64)] = False
+    record_no = np.where(keep, np.cumsum(keep), 0)
+    frame = pl.DataFrame(
+        {
+            "_keep": keep,
+            RECORD_NO: record_no.astype(np.int64),
+            LINE: lines.astype(np.int64),
+        }
+    )
+    con.register("_json_positions", frame)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT p.{RECORD_NO}, p.{LINE}, s.* "
+            f"FROM {src} s POSITIONAL JOIN _json_positions p WHERE p._keep"
+        )
+    finally:
+        con.unregister("_json_positions")
+    return int(keep.sum())
+
+
+def reject(
+    line: int,
+    column: str | None,
+    error_type: str,
+    reason: str,
+    raw: str | None,
+    order_id: str | None = None,
+) -> Reject:
+    """A Reject whose raw text and reason carry no card number."""
+    clean_raw, _ = redact_card_numbers(raw[:RAW_TEXT_LIMIT] if raw else raw)
+    clean_reason, _ = redact_card_numbers(reason)
+    return Reject(line, column, error_type, clean_reason or reason, clean_raw, order_id)
+
+
+def txt(expr: str) -> str:
+    """SQL: a JSON text value, blank as NULL."""
+    return f"nullif(trim({expr}), '')"
+
+
+def money(expr: str) -> str:
+    """SQL: a JSON amount (string or number) as DECIMAL(18,4); blank or unreadable → NULL."""
+    return f"TRY_CAST(nullif(trim({expr}), '') AS DECIMAL(18,4))"
+
+
+def bad_money(expr: str) -> str:
+    """SQL: true when a JSON amount is present but not a number."""
+    return f"({txt(expr)} IS NOT NULL AND {money(expr)} IS NULL)"
+
+
+def utc(expr: str) -> str:
+    """SQL: a UTC timestamp written without offset (WooCommerce ``*_gmt``) with ``+00:00``."""
+    return f"CASE WHEN {txt(expr)} IS NULL THEN NULL ELSE {txt(expr)} || '+00:00' END"
+
+
+@dataclass
+class Loaded:
+    """Records read into DuckDB: ``recs`` is a relation of the kept records in file order
+    with ``_record_no`` and ``_line`` first."""
+
+    recs: str
+    loaded: int
+    rows_read: int
+    rejects: list[Reject]
+
+
+def load_records(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    *,
+    columns: dict[str, str],
+    select: str,
+    checks: Sequence[tuple[str, str]],
+    src: str,
+    lines: np.ndarray | None = None,
+    unwrap: str | None = None,
+    missing_id_reason: str = "order has no id",
+) -> Loaded:
+    """Read NDJSON ``path`` into DuckDB and reject the records that fail ``checks``.
+
+    ``checks``: (column, SQL condition over the selected columns that is true when the
+    record cannot be loaded); the first ``("id", ...)`` check is the missing-id check, whose
+    rows are looked at in the file to tell an unreadable line from an order without id.
+    ``lines``: the physical line of each record when ``path`` is an NDJSON copy of a
+    document's records; None when ``path`` is the landing file itself.
+    """
+    rows = load_ndjson(con, path, columns, select, src, unwrap)
+    from_file = lines is None
+    line_array = physical_lines(path, rows) if lines is None else lines
+    if line_array.size != rows:
+        raise ValueError(f"{rows} records read but {line_array.size} lines found")
+    rejects: list[Reject] = []
+    rejected: list[int] = []
+    if checks:
+        case = " ".join(f"WHEN {cond} THEN {sql_str(col)}" for col, cond in checks)
+        bad = con.execute(
+            f"SELECT _row, _order, _col FROM (SELECT rowid AS _row, CAST(id AS VARCHAR) AS "
+            f"_order, CASE {case} END AS _col FROM {src}) WHERE _col IS NOT NULL ORDER BY _row"
+        ).fetchall()
+        unreadable = [int(r[0]) for r in bad if r[2] == "id"]
+        texts = (
+            lines_text(path, [int(line_array[r]) for r in unreadable])
+            if from_file and unreadable
+            else {}
+        )
+        for row, order_id, column in bad:
+            line = int(line_array[int(row)])
+            rejected.append(int(row))
+            if column == "id":
+                text = texts.get(line)
+                error_type, reason = (
+                    why_unreadable(text) if text is not None else ("MISSING", missing_id_reason)
+                )
+                if error_type == "STRUCTURE":
+                    error_type, reason = "MISSING", missing_id_reason
+                rejects.append(
+                    reject(
+                        line, None if error_type == "JSON" else "id", error_type, reason, text, None
+                    )
+                )
+            else:
+                rejects.append(
+                    reject(
+                        line,
+                        str(column),
+                        "CAST",
+                        f"{column} is not a number",
+                        None,
+                        None if order_id is None else str(order_id),
+                    )
+                )
+    simple = (
+        from_file
+        and not rejected
+        and bool(rows == 0 or (line_array[0] == 1 and line_array[-1] == rows))
+    )
+    if simple:
+        recs = f"(SELECT rowid + 1 AS {RECORD_NO}, rowid + 1 AS {LINE}, * FROM {src})"
+        return Loaded(recs, rows, rows, rejects)
+    kept = attach_positions(con, src, line_array, rejected, f"{src}_pos")
+    return Loaded(f"{src}_pos", kept, rows, rejects)
+
+
+def create_stream(
+    con: duckdb.DuckDBPyConnection, name: str, fields: Sequence[Any], select: str
+) -> int:
+    """Create stream table ``name`` (the stream's fields with their types, then ``_line``)
+    from a SELECT producing those columns by name; dropped again when empty."""
+    cols = ", ".join(f"CAST({quote(f.name)} AS {f.type}) AS {quote(f.name)}" for f in fields)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {name} AS SELECT {cols}, CAST({LINE} AS BIGINT) AS {LINE} "
+        f"FROM ({select})"
+    )
+    count = int(scalar(con, f"SELECT count(*) FROM {name}"))
+    if count == 0:
+        con.execute(f"DROP TABLE {name}")
+    return count
+
+
+def create_order_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    fields: Sequence[Any],
+    exprs: dict[str, str],
+    source: str,
+) -> None:
+    """``table`` (every generic field, typed, in contract order, then ``_record_no`` and
+    ``_line``) and ``<table>_lines`` (``_record_no``, ``_line``), aligned row by row."""
+    cols = ", ".join(
+        f"CAST({exprs.get(f.name, 'NULL')} AS {f.type}) AS {quote(f.name)}" for f in fields
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT {cols}, {RECORD_NO}, {LINE} FROM {source}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table}_lines AS SELECT CAST({RECORD_NO} AS BIGINT) AS "
+        f"{RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} FROM {table}"
+    )
+
+
+def order_rows_sql(table: str) -> str:
+    """The parsed rows in file order with their record number and physical line."""
+    return (
+        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* EXCLUDE ({RECORD_NO}, {LINE}) "
+        f"FROM {table} t POSITIONAL JOIN {table}_lines l"
+    )
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def order_source(recs: str, items: str, is_order: str) -> str:
+    """SQL relation ``r``: each order record of ``recs`` once per element ``li`` of its list
+    ``items`` (numbered ``li_no``), or once with ``li`` NULL when it has none."""
+    count = f"len(coalesce(r.{items}, []))"
+    return (
+        f"(SELECT r.*, unnest(CASE WHEN {count} = 0 THEN [NULL] ELSE r.{items} END) AS li, "
+        f"unnest(range(1, greatest({count}, 1) + 1)) AS li_no "
+        f"FROM {recs} r WHERE {is_order}) r"
+    )
+
+
+def refund_rows_sql(per_refund: str) -> str:
+    """Refund-stream rows from one row per refund with columns ``refund_id``, ``_order``,
+    ``_at``, ``_currency``, ``reason``, ``items`` (list of {sku, quantity, value}), ``paid``
+    (money refunded, NULL when unknown) and ``_line``.
+
+    The amounts of a refund sum to the money refunded: items carry their value unless the
+    money refunded is less than it (then one row without sku carries the money); money
+    beyond the items' value (shipping, taxes) is a row without sku. Without items, the
+    refund is one row with its money.
+    """
+    return (
+        "WITH rf AS (SELECT *, coalesce(list_sum(list_transform(items, lambda i: i.value)), 0) "
+        f"AS item_value, len(coalesce(items, [])) AS n_items FROM ({per_refund})) "
+        "SELECT refund_id, _order AS source_order_id, _at AS refunded_at, amount, "
+        f"_currency AS currency, sku, quantity, reason, NULL AS customer_id, {LINE} FROM ("
+        "SELECT refund_id, _order, _at, "
+        "CASE WHEN paid IS NULL OR paid >= item_value THEN i.item.value END AS amount, "
+        f"_currency, i.item.sku AS sku, i.item.quantity AS quantity, reason, {LINE} "
+        "FROM rf, (SELECT unnest(rf.items) AS item) i "
+        "UNION ALL "
+        "SELECT refund_id, _order, _at, "
+        "CASE WHEN n_items = 0 OR paid < item_value THEN paid ELSE paid - item_value END, "
+        f"_currency, NULL, NULL, reason, {LINE} "
+        "FROM rf WHERE paid IS NOT NULL AND (n_items = 0 OR paid <> item_value))"
+    )
