@@ -157,17 +157,24 @@ ORDER_TIMESTAMPS: tuple[tuple[str, str], ...] = (
 )
 """Status events from the order's own timestamps, in lifecycle order."""
 
+
+def _before(later: str, earlier: str) -> str:
+    return f"TRY_CAST({later} AS TIMESTAMP) < TRY_CAST({earlier} AS TIMESTAMP)"
+
+
 CONTRADICTIONS: dict[str, str] = {
-    "paid_before_created": "TRY_CAST(order_approved_at AS TIMESTAMP) "
-    "< TRY_CAST(order_purchase_timestamp AS TIMESTAMP)",
-    "shipped_before_paid": "TRY_CAST(order_delivered_carrier_date AS TIMESTAMP) "
-    "< TRY_CAST(order_approved_at AS TIMESTAMP)",
-    "delivered_before_shipped": "TRY_CAST(order_delivered_customer_date AS TIMESTAMP) "
-    "< TRY_CAST(order_delivered_carrier_date AS TIMESTAMP)",
+    **{
+        f"{event}_before_{earlier_event}": _before(column, earlier_column)
+        for position, (event, column) in enumerate(ORDER_TIMESTAMPS)
+        for earlier_event, earlier_column in ORDER_TIMESTAMPS[:position]
+    },
     "delivered_without_date": "lower(trim(order_status)) = 'delivered' "
     "AND nullif(trim(order_delivered_customer_date), '') IS NULL",
 }
-"""Kinds of status/timestamp contradiction: SQL over an orders row, true when it has it."""
+"""Kinds of status/timestamp contradiction, SQL over an orders row true when it has it:
+every pair of lifecycle steps dated out of order (``shipped_before_paid``: handed to the
+carrier before payment approval; ``delivered_before_shipped``: delivered before pickup;
+...), and a ``delivered`` status with no delivery date. An order may have several kinds."""
 
 
 # -- one file ------------------------------------------------------------------------------
@@ -233,6 +240,11 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
     free_text = [f.name for f in fields if f.name in FREE_TEXT]
     result.cards_redacted = redact_card_columns(con, table, free_text)
     result.rows_sql = f"SELECT * FROM {table}"
+    if name == "orders":
+        # The ingestion log's order count; the other tables hold no orders of their own.
+        result.orders = int(
+            con.execute(f"SELECT count(DISTINCT order_id) FROM {table}").fetchall()[0][0]
+        )
     return result
 
 

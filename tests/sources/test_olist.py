@@ -92,6 +92,8 @@ def test_files_are_stored_as_they_are(assembled: Assembled) -> None:
         name = file_format.split(":")[1]
         columns = [r[0] for r in con.execute(f"DESCRIBE raw_file_{file_id}").fetchall()]
         assert columns == [f.name for f in olist.TABLES[name]] + ["_line"]
+    orders = olist.parse(duckdb.connect(), FOLDER / FILES["orders"], "raw_file_o")
+    assert (orders.file_format, orders.records, orders.orders) == ("olist:orders", 3_000, 3_000)
     # Reviews have multi-line comments: each row keeps the line its record starts on.
     reviews_id = next(f[0] for f in assembled.files if f[2] == "olist:order_reviews")
     stored = con.execute(
@@ -286,20 +288,24 @@ def test_contradictions_are_counted_not_reordered(assembled: Assembled) -> None:
     def ts(value: str) -> datetime | None:
         return datetime.strptime(value, "%Y-%m-%d %H:%M:%S") if value else None
 
-    expected = Counter()
+    steps = [
+        ("created", "order_purchase_timestamp"),
+        ("paid", "order_approved_at"),
+        ("shipped", "order_delivered_carrier_date"),
+        ("delivered", "order_delivered_customer_date"),
+    ]
+    expected: Counter[str] = Counter()
     for o in _csv("orders"):
-        created, paid = ts(o["order_purchase_timestamp"]), ts(o["order_approved_at"])
-        shipped, delivered = (
-            ts(o["order_delivered_carrier_date"]),
-            ts(o["order_delivered_customer_date"]),
-        )
-        expected["paid_before_created"] += bool(paid and created and paid < created)
-        expected["shipped_before_paid"] += bool(shipped and paid and shipped < paid)
-        expected["delivered_before_shipped"] += bool(delivered and shipped and delivered < shipped)
+        for i, (later, later_column) in enumerate(steps):
+            for earlier, earlier_column in steps[:i]:
+                a, b = ts(o[later_column]), ts(o[earlier_column])
+                expected[f"{later}_before_{earlier}"] += bool(a and b and a < b)
+        delivered = ts(o["order_delivered_customer_date"])
         expected["delivered_without_date"] += o["order_status"] == "delivered" and not delivered
     counts = olist.count_contradictions(assembled.con, assembled.files)
     assert counts == dict(expected)
     assert counts["shipped_before_paid"] == 50
+    assert len(counts) == 7  # six pairs of lifecycle steps, and delivered without a date
     # The contradictory timestamps reach the order lines as received.
     listed = assembled.con.execute(
         f"SELECT source_order_id FROM ({olist.contradictions_sql(assembled.files)}) "
