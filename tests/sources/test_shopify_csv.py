@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import duckdb
 import pytest
 
 from orderlens.contracts import GENERIC_FIELDS
+from pipelines.generator import generate_merchant
+from pipelines.generator.shopify_export import convert_landing
 from pipelines.sources import shopify_csv
 from pipelines.sources.formats import detect
 from pipelines.sources.generic import ParseResult
@@ -414,3 +417,78 @@ def test_an_empty_file_and_a_header_only_file(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     result, parsed, _ = parse(empty)
     assert (result.records, result.loaded, parsed) == (0, 0, [])
+
+
+def _generic_recount(files: Sequence[Path]) -> dict[str, Any]:
+    """Orders, lines, units, totals and creation instants of generic files, via csv."""
+    ids: set[str] = set()
+    lines = 0
+    quantity = Decimal(0)
+    totals: dict[str, Decimal] = {}
+    created: dict[str, datetime] = {}
+    for path in files:
+        with path.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                order_id = row["source_order_id"]
+                ids.add(order_id)
+                lines += 1
+                quantity += Decimal(row["quantity"])
+                if row["total"] and order_id not in totals:
+                    totals[order_id] = Decimal(row["total"])
+                if row["created_at"] and order_id not in created:
+                    created[order_id] = datetime.fromisoformat(row["created_at"])
+    return {
+        "orders": ids,
+        "lines": lines,
+        "quantity": quantity,
+        "total": sum(totals.values(), Decimal(0)),
+        "created": created,
+    }
+
+
+@pytest.mark.slow  # the generator's first run warms up for ~4 s
+def test_generated_orders_converted_to_a_shopify_export_parse_back(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    generate_merchant(
+        landing, orders=240, start=date(2026, 3, 1), end=date(2026, 4, 30), seed=5, injectors=[]
+    )
+    reports = convert_landing(landing, tmp_path / "shopify")
+    assert sorted(r.path.parent.name for r in reports) == [
+        "marketplace",
+        "mobile_app",
+        "online_store",
+        "pos",
+    ]
+    all_orders = 0
+    for report in reports:
+        expected = _generic_recount(sorted((landing / report.path.parent.name).glob("*.csv")))
+        with report.path.open(encoding="utf-8", newline="") as handle:
+            exported = list(csv.DictReader(handle))
+        assert list(exported[0]) == list(FULL)
+        # Shopify's shape: order fields on an order's first row only.
+        seen: set[str] = set()
+        for row in exported:
+            assert bool(row["Created at"]) == (row["Name"] not in seen)
+            seen.add(row["Name"])
+
+        result, rows, con = parse(report.path)
+        assert "Shopify export layout: 79 columns" in result.notes
+        assert (result.records, result.loaded, result.rejected_records) == (
+            expected["lines"],
+            expected["lines"],
+            0,
+        )
+        assert {r["source_order_id"] for r in rows} == expected["orders"]
+        assert report.lines == len(rows) == expected["lines"]
+        assert sum(r["quantity"] for r in rows) == expected["quantity"]
+        assert sum(r["total"] for r in rows if r["total"] is not None) == expected["total"]
+        assert {
+            r["source_order_id"]: datetime.fromisoformat(r["created_at"])
+            for r in rows
+            if r["created_at"]
+        } == expected["created"]
+        assert con.sql("SELECT count(*) FROM raw_t WHERE channel IS NOT NULL").fetchall() == [
+            (len(expected["orders"]),)
+        ]
+        all_orders += len(expected["orders"])
+    assert all_orders == 240
