@@ -28,12 +28,13 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
 from orderlens.contracts import EVENT_FIELDS, GENERIC_FIELDS, PAYMENT_FIELDS, PRODUCT_FIELDS, Field
-from pipelines.sources.generic import ParseResult, parse_csv, redact_card_columns
+from pipelines.sources.generic import ParseResult, Reject, parse_csv, redact_card_columns
 
 FAMILY = "olist"
 CURRENCY = "BRL"
@@ -205,6 +206,21 @@ def sniff(path: Path, head: bytes) -> bool:
     return path.suffix.lower() == ".csv" and table_of(head) is not None
 
 
+def with_order_ids(rejects: list[Reject], index: int) -> list[Reject]:
+    """Rejects with the order id read from their raw text where they lack one."""
+    out = []
+    for reject in rejects:
+        if reject.order_id is None and reject.raw_text:
+            try:
+                values = next(csv.reader(io.StringIO(reject.raw_text)), [])
+            except csv.Error:
+                values = []
+            if index < len(values) and values[index].strip():
+                reject = replace(reject, order_id=values[index].strip())
+        out.append(reject)
+    return out
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -216,7 +232,8 @@ def _s(value: str) -> str:
 def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult:
     """Store one Olist file: ``table`` (its columns + ``_line``) and ``<table>_lines``."""
     with open(path, "rb") as handle:
-        name = table_of(handle.read(65536))
+        head = handle.read(65536)
+    name = table_of(head)
     if name is None:
         # Not an Olist table: the CSV parser rejects every record, naming the columns.
         name = "orders"
@@ -227,6 +244,10 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
     result = parse_csv(con, path, fields, src, temporary=True)
     result.table = table
     result.file_format = f"{FAMILY}:{name}"
+    header = _header(head) or []
+    if "order_id" in header:
+        # A rejected item or payment names its order, so staging holds that order whole.
+        result.rejects = with_order_ids(result.rejects, header.index("order_id"))
     columns = ", ".join(f"s.{_q(f.name)}" for f in fields)
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {columns}, l._line "

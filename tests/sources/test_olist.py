@@ -378,3 +378,27 @@ def test_overlapping_files_and_orphan_items(tmp_path: Path) -> None:
     reversed_files = register(again, [items_again, items, new, old], source="shop")
     other = Assembled(again, reversed_files).rows("order_lines")
     assert sorted(rows, key=str) == sorted(other, key=str)
+
+
+def test_unreadable_rows_are_rejected_with_their_order(tmp_path: Path) -> None:
+    items = _write(
+        tmp_path / "items.csv",
+        ITEMS_HEADER,
+        "o1,1,p1,s1,2018-01-05 00:00:00,10.00,2.50",
+        "o1,2,p2,s1,2018-01-05 00:00:00,ten,2.50",
+        "o2,1,p1,s2,2018-01-05 00:00:00,7.00",
+    )
+    con = duckdb.connect()
+    result = olist.parse(con, items, "raw_file_i")
+    assert (result.records, result.loaded, result.rejected_records) == (3, 1, 2)
+    assert [(r.line, r.column, r.order_id) for r in result.rejects] == [
+        (3, "price", "o1"),
+        (4, "freight_value", "o2"),
+    ]
+    assert con.execute("SELECT order_id, _line FROM raw_file_i").fetchall() == [("o1", 2)]
+    assert con.execute("SELECT * FROM raw_file_i_lines").fetchall() == [(1, 2)]
+    # A file that is no Olist table is rejected whole, not guessed at.
+    other = _write(tmp_path / "other.csv", "a,b", "1,2")
+    assert not olist.sniff(other, other.read_bytes())
+    rejected = olist.parse(con, other, "raw_file_x")
+    assert rejected.records == rejected.rejected_records == 1 and rejected.loaded == 0

@@ -212,7 +212,7 @@ def test_unreadable_values_are_rejected_with_line_and_order(tmp_path: Path) -> N
     assert (by_line[3].column, by_line[3].order_id) == ("quantity", "536365")
     assert (by_line[4].column, by_line[4].order_id) == ("unit_price", "536366")
     assert (by_line[5].column, by_line[5].order_id) == ("invoice_date", "536367")
-    assert "truncated" in by_line[8].reason
+    assert "truncated" in by_line[8].reason and by_line[8].order_id == "536369"
     # The order whose second line was rejected keeps its first line (staging holds it).
     assert con.execute(
         "SELECT source_order_id, total, line_kind FROM raw_file_t ORDER BY source_order_id"
