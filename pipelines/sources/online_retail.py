@@ -11,7 +11,9 @@ file is in exactly one of: order lines, refunds, rejects.
   lines (quantity x unit price, postage and fees included). ``shipping`` is the sum of its
   postage lines.
 - Non-product stock codes (postage, manual adjustments, bank charges, samples...) keep their
-  row with a ``line_kind`` other than product, so they are never counted as units sold.
+  row with a ``line_kind`` other than product, so they are never counted as units sold; so
+  do stock write-offs (a negative quantity outside a cancellation, price 0, "damaged"):
+  ``adjustment``. Zero or negative prices are kept as received (entry validation judges).
 - Countries are names (``EIRE``, ``RSA``, ``Channel Islands``...), mapped to ISO alpha-2;
   names with no single country (Channel Islands, European Community, Unspecified, West
   Indies) become NULL.

@@ -25,6 +25,12 @@ def _parse(path: Path):
     return con, result
 
 
+@pytest.fixture(scope="module")
+def parsed() -> tuple[duckdb.DuckDBPyConnection, online_retail.ParseResult]:
+    """The shared file parsed once for the module's tests (they only read it)."""
+    return _parse(FILE)
+
+
 def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict]:
     return con.sql(sql).pl().to_dicts()
 
@@ -35,8 +41,8 @@ def _file_rows() -> list[dict[str, str]]:
 
 
 @pytest.mark.shared_data
-def test_every_record_is_a_line_a_refund_or_a_reject() -> None:
-    con, result = _parse(FILE)
+def test_every_record_is_a_line_a_refund_or_a_reject(parsed) -> None:
+    con, result = parsed
     source = _file_rows()
     lines = _rows(con, "SELECT * FROM raw_file_t")
     refunds = _rows(con, "SELECT * FROM raw_file_t_refunds")
@@ -59,8 +65,8 @@ def test_every_record_is_a_line_a_refund_or_a_reject() -> None:
 
 
 @pytest.mark.shared_data
-def test_invoices_are_orders_with_derived_totals() -> None:
-    con, _ = _parse(FILE)
+def test_invoices_are_orders_with_derived_totals(parsed) -> None:
+    con, _ = parsed
     source = [r for r in _file_rows() if not r["InvoiceNo"].startswith("C")]
     expected_total: dict[str, Decimal] = defaultdict(Decimal)
     expected_lines: Counter[str] = Counter()
@@ -86,8 +92,8 @@ def test_invoices_are_orders_with_derived_totals() -> None:
 
 
 @pytest.mark.shared_data
-def test_rows_keep_their_physical_line_and_values() -> None:
-    con, _ = _parse(FILE)
+def test_rows_keep_their_physical_line_and_values(parsed) -> None:
+    con, _ = parsed
     source = _file_rows()  # no multi-line fields: record k is on line k + 1
     first_time: dict[str, str] = {}
     for r in source:  # an invoice's lines may straddle a minute: the order is the first
@@ -117,8 +123,8 @@ def test_rows_keep_their_physical_line_and_values() -> None:
 
 
 @pytest.mark.shared_data
-def test_cancellations_are_positive_unlinked_refunds() -> None:
-    con, _ = _parse(FILE)
+def test_cancellations_are_positive_unlinked_refunds(parsed) -> None:
+    con, _ = parsed
     source = _file_rows()
     refunds = _rows(con, "SELECT * FROM raw_file_t_refunds")
     for refund in refunds:
@@ -138,8 +144,8 @@ def test_cancellations_are_positive_unlinked_refunds() -> None:
 
 
 @pytest.mark.shared_data
-def test_non_product_codes_are_not_products() -> None:
-    con, _ = _parse(FILE)
+def test_non_product_codes_are_not_products(parsed) -> None:
+    con, _ = parsed
     source = [r for r in _file_rows() if not r["InvoiceNo"].startswith("C")]
     expected = Counter(
         online_retail.LINE_KINDS.get(
@@ -166,8 +172,8 @@ def test_non_product_codes_are_not_products() -> None:
 
 
 @pytest.mark.shared_data
-def test_country_names_become_iso_codes() -> None:
-    con, result = _parse(FILE)
+def test_country_names_become_iso_codes(parsed) -> None:
+    con, result = parsed
     source = _file_rows()
     rows = con.execute(
         "SELECT l._line, t.billing_country, t.shipping_country "
@@ -230,3 +236,19 @@ def test_detected_from_the_header() -> None:
     olist = SHARED_DATA / "olist" / "olist_orders_dataset.csv"
     assert not online_retail.sniff(olist, olist.read_bytes()[:65536])
     assert not online_retail.sniff(Path("x.txt"), head)
+
+
+def test_online_retail_ii_header_is_read_too(tmp_path: Path) -> None:
+    path = tmp_path / "retail_ii.csv"
+    path.write_text(
+        "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country\n"
+        "489434,85048,15CM CHRISTMAS GLASS BALL 20 LIGHTS,12,2009-12-01 07:45:00,6.95,"
+        "13085.0,United Kingdom\n",
+        encoding="utf-8",
+    )
+    assert online_retail.sniff(path, path.read_bytes())
+    con, result = _parse(path)
+    assert result.loaded == 1
+    assert con.execute(
+        "SELECT source_order_id, customer_id, unit_price, created_at FROM raw_file_t"
+    ).fetchall() == [("489434", "13085", Decimal("6.9500"), "2009-12-01T07:45:00")]
