@@ -30,7 +30,7 @@ import polars as pl
 from orderlens.security import redact_card_numbers
 from orderlens.warehouse import scalar
 from pipelines.sources.csv_records import count_newlines
-from pipelines.sources.generic import LINE, RECORD_NO, Reject
+from pipelines.sources.generic import LINE, RECORD_NO, ParseResult, Reject
 
 JSON_SUFFIXES: frozenset[str] = frozenset({".json", ".ndjson", ".jsonl"})
 RAW_TEXT_LIMIT = 2000
@@ -568,17 +568,17 @@ def load_records(
             f"SELECT _row, _order, _col FROM (SELECT rowid AS _row, CAST(id AS VARCHAR) AS "
             f"_order, CASE {case} END AS _col FROM {src}) WHERE _col IS NOT NULL ORDER BY _row"
         ).fetchall()
-        unreadable = [int(r[0]) for r in bad if r[2] == "id"]
-        texts = (
-            lines_text(path, [int(line_array[r]) for r in unreadable])
-            if from_file and unreadable
-            else {}
-        )
+        # The record's text: its line in ``path`` (the landing file, or the NDJSON copy of
+        # a document's records, which has no blank line).
+        in_path = {
+            int(r[0]): int(line_array[int(r[0])]) if from_file else int(r[0]) + 1 for r in bad
+        }
+        texts = lines_text(path, in_path.values()) if bad else {}
         for row, order_id, column in bad:
             line = int(line_array[int(row)])
             rejected.append(int(row))
+            text = texts.get(in_path[int(row)])
             if column == "id":
-                text = texts.get(line)
                 error_type, reason = (
                     why_unreadable(text) if text is not None else ("MISSING", missing_id_reason)
                 )
@@ -596,7 +596,7 @@ def load_records(
                         str(column),
                         "CAST",
                         f"{column} is not a number",
-                        None,
+                        text,
                         None if order_id is None else str(order_id),
                     )
                 )
@@ -613,35 +613,81 @@ def load_records(
 
 
 def create_stream(
-    con: duckdb.DuckDBPyConnection, name: str, fields: Sequence[Any], select: str
-) -> int:
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    fields: Sequence[Any],
+    select: str,
+    free_text: tuple[str, str] | None = None,
+) -> tuple[int, int]:
     """Create stream table ``name`` (the stream's fields with their types, then ``_line``)
-    from a SELECT producing those columns by name; dropped again when empty."""
-    cols = ", ".join(f"CAST({quote(f.name)} AS {f.type}) AS {quote(f.name)}" for f in fields)
+    from a SELECT producing those columns by name; dropped again when empty. Returns its
+    rows and the card numbers redacted.
+
+    ``free_text`` = (column, free-text column of the SELECT): text people typed (a refund
+    note) is redacted on its own, then appended to the column ('; '-separated). Values the
+    parser composed from identifiers (tracking numbers, ids) are never scanned: a long id
+    passes the Luhn check one time in ten.
+    """
+    from pipelines.sources.generic import redact_card_columns
+
+    staged = f"_{name}_staged"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {select}")
+    redacted = 0
+    exprs = {f.name: quote(f.name) for f in fields}
+    if free_text is not None:
+        column, free = free_text
+        redacted = redact_card_columns(con, staged, [free])
+        if free != column:
+            exprs[column] = f"nullif(concat_ws('; ', {quote(column)}, {quote(free)}), '')"
+    cols = ", ".join(f"CAST({exprs[f.name]} AS {f.type}) AS {quote(f.name)}" for f in fields)
     con.execute(
         f"CREATE OR REPLACE TABLE {name} AS SELECT {cols}, CAST({LINE} AS BIGINT) AS {LINE} "
-        f"FROM ({select})"
+        f"FROM {staged}"
     )
+    con.execute(f"DROP TABLE {staged}")
     count = int(scalar(con, f"SELECT count(*) FROM {name}"))
     if count == 0:
         con.execute(f"DROP TABLE {name}")
-    return count
+    return count, redacted
 
 
 def create_order_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    fields: Sequence[Any],
     exprs: dict[str, str],
-    source: str,
+    recs: str,
+    items: str,
+    is_order: str,
 ) -> None:
     """``table`` (every generic field, typed, in contract order, then ``_record_no`` and
-    ``_line``) and ``<table>_lines`` (``_record_no``, ``_line``), aligned row by row."""
-    cols = ", ".join(
-        f"CAST({exprs.get(f.name, 'NULL')} AS {f.type}) AS {quote(f.name)}" for f in fields
+    ``_line``) and ``<table>_lines`` (``_record_no``, ``_line``), aligned row by row.
+
+    ``exprs``: SQL of each field; order fields over the record ``r``, line fields over one
+    element ``li`` of its list ``items`` (numbered ``li_no``). Order fields are computed once
+    per order, then repeated on its lines; an order without items gets one row whose line
+    fields are NULL.
+    """
+    from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS
+
+    def typed(fields: Sequence[Any]) -> str:
+        return ", ".join(
+            f"CAST({exprs.get(f.name, 'NULL')} AS {f.type}) AS {quote(f.name)}" for f in fields
+        )
+
+    count = f"len(coalesce(r.{items}, []))"
+    orders = (
+        f"SELECT {typed(GENERIC_ORDER_FIELDS)}, r.{RECORD_NO}, r.{LINE}, "
+        f"CASE WHEN {count} = 0 THEN [NULL] ELSE r.{items} END AS _items "
+        f"FROM {recs} r WHERE {is_order}"
     )
+    lines = (
+        "SELECT o.* EXCLUDE (_items), unnest(o._items) AS li, "
+        f"unnest(range(1, len(o._items) + 1)) AS li_no FROM ({orders}) o"
+    )
+    order_names = ", ".join(quote(f.name) for f in GENERIC_ORDER_FIELDS)
     con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT {cols}, {RECORD_NO}, {LINE} FROM {source}"
+        f"CREATE OR REPLACE TABLE {table} AS SELECT {order_names}, "
+        f"{typed(GENERIC_LINE_FIELDS)}, {RECORD_NO}, {LINE} FROM ({lines})"
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {table}_lines AS SELECT CAST({RECORD_NO} AS BIGINT) AS "
@@ -660,17 +706,6 @@ def order_rows_sql(table: str) -> str:
 def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
     for name in names:
         con.execute(f"DROP TABLE IF EXISTS {name}")
-
-
-def order_source(recs: str, items: str, is_order: str) -> str:
-    """SQL relation ``r``: each order record of ``recs`` once per element ``li`` of its list
-    ``items`` (numbered ``li_no``), or once with ``li`` NULL when it has none."""
-    count = f"len(coalesce(r.{items}, []))"
-    return (
-        f"(SELECT r.*, unnest(CASE WHEN {count} = 0 THEN [NULL] ELSE r.{items} END) AS li, "
-        f"unnest(range(1, greatest({count}, 1) + 1)) AS li_no "
-        f"FROM {recs} r WHERE {is_order}) r"
-    )
 
 
 def refund_rows_sql(per_refund: str) -> str:
@@ -698,3 +733,30 @@ def refund_rows_sql(per_refund: str) -> str:
         f"_currency, NULL, NULL, reason, {LINE} "
         "FROM rf WHERE paid IS NOT NULL AND (n_items = 0 OR paid <> item_value))"
     )
+
+
+def finish(
+    con: duckdb.DuckDBPyConnection,
+    result: ParseResult,
+    *,
+    records: int,
+    loaded: Loaded,
+    rejects: list[Reject],
+    streams: dict[str, tuple[int, int]],
+) -> ParseResult:
+    """Fill the counts, rejects and notes of ``result``; redact card numbers in the text
+    people type (the order table's scanned fields; the streams did theirs)."""
+    from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS
+    from pipelines.sources.generic import redact_card_columns
+
+    table = result.table
+    result.records = records
+    result.loaded = loaded.loaded
+    result.rejects = sorted([*rejects, *loaded.rejects], key=lambda r: r.line)
+    result.rejected_records = len(result.rejects)
+    result.rows_sql = order_rows_sql(table)
+    result.cards_redacted = redact_card_columns(
+        con, table, [f.name for f in GENERIC_FIELDS if f.name in CARD_SCANNED_FIELDS]
+    ) + sum(redacted for _rows, redacted in streams.values())
+    result.notes.extend(f"{rows} {name} row(s)" for name, (rows, _) in streams.items() if rows)
+    return result

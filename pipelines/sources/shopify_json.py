@@ -45,15 +45,13 @@ import duckdb
 import numpy as np
 
 from orderlens.contracts import (
-    CARD_SCANNED_FIELDS,
     EVENT_FIELDS,
-    GENERIC_FIELDS,
     PAYMENT_FIELDS,
     REFUND_FIELDS,
     channel_sql,
 )
 from pipelines.sources import json_records as jr
-from pipelines.sources.generic import LINE, ParseResult, Reject, redact_card_columns
+from pipelines.sources.generic import LINE, ParseResult, Reject
 
 FORMAT = "shopify_json"
 
@@ -440,25 +438,24 @@ def _events_sql(recs: str) -> str:
             ("status", "u.f.status"),
             ("fulfillment", "u.f.id"),
         )
-        + f", r.{LINE}, 1 FROM {recs} r, {fulfillments}",
+        + f", r.{LINE}, NULL FROM {recs} r, {fulfillments}",
         "SELECT r.id, 'delivered', u.f.updated_at, "
         + _detail(("carrier", "u.f.tracking_company"), ("tracking", "u.f.tracking_number"))
-        + f", r.{LINE}, 2 FROM {recs} r, {fulfillments} "
+        + f", r.{LINE}, NULL FROM {recs} r, {fulfillments} "
         "WHERE lower(u.f.shipment_status) = 'delivered'",
         "SELECT r.id, 'refunded', coalesce(u.f.processed_at, u.f.created_at), "
         + _detail(
             ("refund", "u.f.id"),
             ("amount", f"CAST({_refund_money('u.f')} AS VARCHAR)"),
-            ("note", "u.f.note"),
         )
-        + f", r.{LINE}, 3 FROM {recs} r, (SELECT unnest(r.refunds) AS f) u",
+        + f", r.{LINE}, {_detail(('note', 'u.f.note'))} FROM {recs} r, (SELECT unnest(r.refunds) AS f) u",
         "SELECT r.id, 'cancelled', r.cancelled_at, "
         + _detail(("reason", "r.cancel_reason"))
-        + f", r.{LINE}, 4 FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.cancelled_at')} IS NOT NULL",
-        f"SELECT r.id, 'closed', r.closed_at, NULL, r.{LINE}, 5 FROM {recs} r "
+        + f", r.{LINE}, NULL FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.cancelled_at')} IS NOT NULL",
+        f"SELECT r.id, 'closed', r.closed_at, NULL, r.{LINE}, NULL FROM {recs} r "
         f"WHERE {_IS_ORDER} AND {txt('r.closed_at')} IS NOT NULL",
         "SELECT r.id, 'processed', r.processed_at, 'order date set by the app that imported "
-        f"it', r.{LINE}, 0 FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.processed_at')} "
+        f"it', r.{LINE}, NULL FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.processed_at')} "
         f"IS NOT NULL AND r.processed_at <> coalesce(r.created_at, '')",
         "SELECT r.id, 'risk_assessed', NULL, "
         + _detail(
@@ -469,7 +466,7 @@ def _events_sql(recs: str) -> str:
             ("message", "u.k.message"),
             ("risk", "u.k.id"),
         )
-        + f", r.{LINE}, 6 FROM {recs} r, (SELECT unnest(r.risks) AS k) u",
+        + f", r.{LINE}, NULL FROM {recs} r, (SELECT unnest(r.risks) AS k) u",
         "SELECT r.id, 'disputed', u.d.initiated_at, "
         + _detail(
             ("type", "u.d.type"),
@@ -478,12 +475,12 @@ def _events_sql(recs: str) -> str:
             ("amount", "u.d.amount || ' ' || coalesce(u.d.currency, '')"),
             ("dispute", "u.d.id"),
         )
-        + f", r.{LINE}, 7 FROM {recs} r, (SELECT unnest(r.disputes) AS d) u",
+        + f", r.{LINE}, NULL FROM {recs} r, (SELECT unnest(r.disputes) AS d) u",
     ]
     union = " UNION ALL ".join(parts)
     return (
         "SELECT c0 AS source_order_id, c1 AS event, "
-        f"{txt('c2')} AS occurred_at, c3 AS detail, c4 AS {LINE} FROM ("
+        f"{txt('c2')} AS occurred_at, c3 AS detail, c4 AS {LINE}, c5 AS free_detail FROM ("
         + union
         + ") t(c0, c1, c2, c3, c4, c5)"
     )
@@ -672,36 +669,25 @@ def parse_json(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseR
                 src=src,
                 lines=np.asarray(lines, dtype=np.int64),
             )
-    rejects.extend(loaded.rejects)
-    rejects.sort(key=lambda r: r.line)
-    jr.create_order_table(
-        con,
-        table,
-        GENERIC_FIELDS,
-        ORDER_EXPRS,
-        jr.order_source(loaded.recs, "line_items", _IS_ORDER),
-    )
+    jr.create_order_table(con, table, ORDER_EXPRS, loaded.recs, "line_items", _IS_ORDER)
     streams = {
         "payments": jr.create_stream(
             con, f"{table}_payments", PAYMENT_FIELDS, _payments_sql(loaded.recs)
         ),
-        "events": jr.create_stream(con, f"{table}_events", EVENT_FIELDS, _events_sql(loaded.recs)),
+        "events": jr.create_stream(
+            con,
+            f"{table}_events",
+            EVENT_FIELDS,
+            _events_sql(loaded.recs),
+            free_text=("detail", "free_detail"),
+        ),
         "refunds": jr.create_stream(
-            con, f"{table}_refunds", REFUND_FIELDS, _refunds_sql(loaded.recs)
+            con,
+            f"{table}_refunds",
+            REFUND_FIELDS,
+            _refunds_sql(loaded.recs),
+            free_text=("reason", "reason"),
         ),
     }
     jr.drop_temp(con, src, f"{src}_pos")
-    result.records = records
-    result.loaded = loaded.loaded
-    result.rejected_records = len(rejects)
-    result.rejects = rejects
-    result.rows_sql = jr.order_rows_sql(table)
-    result.cards_redacted = redact_card_columns(
-        con, table, [f.name for f in GENERIC_FIELDS if f.name in CARD_SCANNED_FIELDS]
-    )
-    if streams["events"]:
-        result.cards_redacted += redact_card_columns(con, f"{table}_events", ["detail"])
-    if streams["refunds"]:
-        result.cards_redacted += redact_card_columns(con, f"{table}_refunds", ["reason"])
-    result.notes.extend(f"{n} {name} row(s)" for name, n in streams.items() if n)
-    return result
+    return jr.finish(con, result, records=records, loaded=loaded, rejects=rejects, streams=streams)

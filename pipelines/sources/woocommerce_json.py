@@ -38,9 +38,9 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from orderlens.contracts import CARD_SCANNED_FIELDS, EVENT_FIELDS, GENERIC_FIELDS, REFUND_FIELDS
+from orderlens.contracts import EVENT_FIELDS, REFUND_FIELDS
 from pipelines.sources import json_records as jr
-from pipelines.sources.generic import LINE, ParseResult, Reject, redact_card_columns
+from pipelines.sources.generic import LINE, ParseResult, Reject
 
 FORMAT = "woocommerce_json"
 BATCH_KEYS: frozenset[str] = frozenset({"create", "update", "delete"})
@@ -262,28 +262,30 @@ ORDER_EXPRS: dict[str, str] = {
 
 
 def _events_sql(recs: str) -> str:
+    """Events; ``c5`` is the text people typed (refund reasons, notes), redacted apart."""
     parts = [
         "SELECT r.id AS c0, 'refunded' AS c1, NULL AS c2, "
-        f"concat_ws('; ', 'refund: ' || u.f.id, 'amount: ' || abs({money('u.f.total')}), "
-        f"'reason: ' || {txt('u.f.refund')}) AS c3, r.{LINE} AS c4 "
+        f"concat_ws('; ', 'refund: ' || u.f.id, 'amount: ' || abs({money('u.f.total')})) AS c3, "
+        f"r.{LINE} AS c4, 'reason: ' || {txt('u.f.refund')} AS c5 "
         f"FROM {recs} r, (SELECT unnest(r.refunds) AS f) u",
         "SELECT r.id, 'refunded', "
         f"coalesce({utc('u.f.date_created_gmt')}, {txt('u.f.date_created')}), "
-        f"concat_ws('; ', 'refund: ' || u.f.id, 'amount: ' || {money('u.f.amount')}, "
-        f"'reason: ' || {txt('u.f.reason')}), r.{LINE} "
+        f"concat_ws('; ', 'refund: ' || u.f.id, 'amount: ' || {money('u.f.amount')}), r.{LINE}, "
+        f"'reason: ' || {txt('u.f.reason')} "
         f"FROM {recs} r, (SELECT unnest(r.refund_payloads) AS f) u",
-        f"SELECT r.id, 'cancelled', {ORDER_EXPRS['cancelled_at']}, NULL, r.{LINE} "
+        f"SELECT r.id, 'cancelled', {ORDER_EXPRS['cancelled_at']}, NULL, r.{LINE}, NULL "
         f"FROM {recs} r WHERE {_IS_ORDER} AND {_STATUS} = 'cancelled'",
         "SELECT r.id, 'deleted', NULL, 'in the delete list of a batch response', "
-        f"r.{LINE} FROM {recs} r WHERE {_IS_ORDER} AND r._deleted = 'true'",
+        f"r.{LINE}, NULL FROM {recs} r WHERE {_IS_ORDER} AND r._deleted = 'true'",
         "SELECT r.id, 'note', "
-        f"coalesce({utc('u.n.date_created_gmt')}, {txt('u.n.date_created')}), "
+        f"coalesce({utc('u.n.date_created_gmt')}, {txt('u.n.date_created')}), NULL, r.{LINE}, "
         "CASE WHEN TRY_CAST(u.n.customer_note AS BOOLEAN) THEN 'to customer: ' ELSE '' END "
-        f"|| coalesce(u.n.note, ''), r.{LINE} FROM {recs} r, (SELECT unnest(r.notes) AS n) u",
+        f"|| {txt('u.n.note')} FROM {recs} r, (SELECT unnest(r.notes) AS n) u",
     ]
     return (
         "SELECT c0 AS source_order_id, c1 AS event, c2 AS occurred_at, "
-        f"nullif(c3, '') AS detail, c4 AS {LINE} FROM ({' UNION ALL '.join(parts)})"
+        f"nullif(c3, '') AS detail, c4 AS {LINE}, c5 AS free_detail "
+        f"FROM ({' UNION ALL '.join(parts)})"
     )
 
 
@@ -445,29 +447,22 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
                 src=src,
                 lines=np.asarray(lines, dtype=np.int64),
             )
-    rejects.extend(loaded.rejects)
-    rejects.sort(key=lambda r: r.line)
-    jr.create_order_table(
-        con, table, GENERIC_FIELDS, ORDER_EXPRS, jr.order_source(loaded.recs, "items", _IS_ORDER)
-    )
+    jr.create_order_table(con, table, ORDER_EXPRS, loaded.recs, "items", _IS_ORDER)
     streams = {
-        "events": jr.create_stream(con, f"{table}_events", EVENT_FIELDS, _events_sql(loaded.recs)),
+        "events": jr.create_stream(
+            con,
+            f"{table}_events",
+            EVENT_FIELDS,
+            _events_sql(loaded.recs),
+            free_text=("detail", "free_detail"),
+        ),
         "refunds": jr.create_stream(
-            con, f"{table}_refunds", REFUND_FIELDS, _refunds_sql(loaded.recs)
+            con,
+            f"{table}_refunds",
+            REFUND_FIELDS,
+            _refunds_sql(loaded.recs),
+            free_text=("reason", "reason"),
         ),
     }
     jr.drop_temp(con, src, f"{src}_pos")
-    result.records = records
-    result.loaded = loaded.loaded
-    result.rejected_records = len(rejects)
-    result.rejects = rejects
-    result.rows_sql = jr.order_rows_sql(table)
-    result.cards_redacted = redact_card_columns(
-        con, table, [f.name for f in GENERIC_FIELDS if f.name in CARD_SCANNED_FIELDS]
-    )
-    if streams["events"]:
-        result.cards_redacted += redact_card_columns(con, f"{table}_events", ["detail"])
-    if streams["refunds"]:
-        result.cards_redacted += redact_card_columns(con, f"{table}_refunds", ["reason"])
-    result.notes.extend(f"{n} {name} row(s)" for name, n in streams.items() if n)
-    return result
+    return jr.finish(con, result, records=records, loaded=loaded, rejects=rejects, streams=streams)
