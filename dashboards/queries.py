@@ -205,6 +205,16 @@ def has_table(table: str) -> bool:
     return bool(frame.item())
 
 
+def has_column(table: str, column: str) -> bool:
+    """True when the snapshot's ``table`` has ``column`` (older releases lack newer columns)."""
+    frame = query(
+        "SELECT count(*) AS n FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name = ? AND column_name = ?",
+        (table, column),
+    )
+    return bool(frame.item())
+
+
 HELD_PREFIX = "held with its order: "
 """How ``stg_rejects`` marks a line held only because another line or field of its order is
 unusable; the held-orders view shows the order's reason without it."""

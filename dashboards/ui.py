@@ -51,6 +51,37 @@ def csv_download(frame: pl.DataFrame, file_name: str, label: str, key: str) -> N
     )
 
 
+FORMAT_LABELS: dict[str, str] = {
+    "csv": "Generic CSV",
+    "parquet": "Generic Parquet",
+    "ndjson": "Generic NDJSON",
+    "shopify_csv": "Shopify CSV export",
+    "shopify_json": "Shopify order JSON",
+    "woocommerce_json": "WooCommerce order JSON",
+    "online_retail": "Online Retail invoice lines",
+    "cdnow": "CDNOW transaction log",
+}
+"""Readable names of ``ingest_files.file_format`` values (the dashboard never imports the
+pipelines' format registry)."""
+
+
+def format_label(file_format: str) -> str:
+    """The readable name of a detected file format (``olist:order_items`` → ``Olist: order
+    items``); a value this dashboard does not know is shown as it is."""
+    if file_format in FORMAT_LABELS:
+        return FORMAT_LABELS[file_format]
+    family, sep, table = file_format.partition(":")
+    if family == "olist" and sep and table:
+        return f"Olist: {table.replace('_', ' ')}"
+    return file_format
+
+
+def with_format_labels(frame: pl.DataFrame, column: str = "file_format") -> pl.DataFrame:
+    """``frame`` with ``column`` replaced by readable format names (see :func:`format_label`)."""
+    labels = {value: format_label(value) for value in frame[column].drop_nulls().unique()}
+    return frame.with_columns(pl.col(column).replace(labels))
+
+
 def truncation_note(shown: int, limit: int) -> None:
     if shown > limit:
         st.caption(f"Showing the first {limit:,} rows; narrow the filters to see the rest.")

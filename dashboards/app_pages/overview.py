@@ -1,4 +1,5 @@
-"""Overview: active alerts, order KPIs, orders and revenue by channel and day, pipeline health.
+"""Overview: active alerts, order KPIs, orders and revenue by channel and day, pipeline health,
+orders by source and channel, and the ingestion log.
 
 Active alerts (a failed run or blocking check, until a later run succeeds) are shown first,
 one box each, to every role; a stale-data warning with "data as of" follows when no run has
@@ -16,6 +17,15 @@ Each KPI is also written as a plain marker for browser tests:
 ``<span data-testid="kpi-orders">``, ``kpi-revenue`` and ``kpi-aov``, holding the raw number
 (orders as an integer; revenue and AOV rounded half-up to 2 decimals, no thousands separators;
 ``n/a`` for an AOV without any order with a rate).
+
+**Orders by source and channel** (the selected range and cancelled toggle apply): one row per
+landing source (its subfolder) and canonical channel, with orders, revenue, share of the range's
+orders and the source's own channel labels (``channel_raw``, e.g. Shopify ``web`` or an app
+id). **Ingestion log**: one row per order file ingested (newest first) with the detected
+format, records, orders, rejected records, status, parse time and message; reference files are
+listed apart. Both hold file names, labels and counts only: no personal data, so every role
+sees them. A snapshot published before ``channel_raw`` or ``ingest_files.orders`` existed
+shows those cells blank.
 """
 
 from __future__ import annotations
@@ -33,6 +43,11 @@ from orderlens.runlog import RunLog
 from orderlens.users import Page
 
 _RANGE = "order_date BETWEEN ? AND ? AND (NOT ? OR cancelled_at IS NULL)"
+
+# Raw channel labels listed per source and channel before "(+N more)".
+MAX_RAW_LABELS = 10
+# Newest order files listed in the ingestion log (the Ingestion page lists and filters all).
+LOG_LIMIT = 1_000
 
 
 @dataclass(frozen=True)
@@ -290,6 +305,147 @@ def _render_rejects(show_link: bool) -> None:
         st.caption("The Ingestion page lists every file, rejected record and held order.")
 
 
+def by_source_and_channel(start: date, end: date, exclude_cancelled: bool) -> pl.DataFrame:
+    """One row per source and channel in the range: orders, revenue (reporting currency, cents
+    half-up; orders without an FX rate left out), share of the range's orders (%) and the raw
+    channel labels seen (sorted; blank when the snapshot predates ``channel_raw``)."""
+    labels = (
+        "list_sort(list_distinct(list(channel_raw)))"
+        if queries.has_column("fct_orders", "channel_raw")
+        else "CAST(NULL AS VARCHAR[])"
+    )
+    frame = queries.query(
+        "SELECT source, channel, count(*) AS orders, "
+        "count(*) - count(total_reporting) AS orders_without_fx_rate, "
+        f"round(sum(total_reporting), 2) AS revenue, {labels} AS labels "
+        f"FROM fct_orders WHERE {_RANGE} GROUP BY source, channel "
+        "ORDER BY source, orders DESC, channel",
+        (start, end, exclude_cancelled),
+    )
+    return frame.select(
+        "source",
+        "channel",
+        "orders",
+        (pl.col("orders") / pl.col("orders").sum() * 100).round(1).alias("share_of_orders_pct"),
+        "revenue",
+        "orders_without_fx_rate",
+        joined_labels(pl.col("labels")).alias("raw_channel_labels"),
+    )
+
+
+def joined_labels(labels: pl.Expr, limit: int = MAX_RAW_LABELS) -> pl.Expr:
+    """A list of labels as ``"a, b"``, cut after ``limit`` with ``" (+N more)"``; null stays
+    null."""
+    shown = labels.list.head(limit).list.join(", ")
+    more = labels.list.len().cast(pl.Int64) - limit  # list.len() is unsigned
+    return pl.when(more > 0).then(pl.format("{} (+{} more)", shown, more)).otherwise(shown)
+
+
+def _render_sources(start: date, end: date, exclude_cancelled: bool, currency: str) -> None:
+    st.subheader("Orders by source and channel")
+    frame = by_source_and_channel(start, end, exclude_cancelled)
+    cancelled = ", cancelled orders excluded" if exclude_cancelled else ""
+    st.caption(
+        f"Orders dated {start:%Y-%m-%d} to {end:%Y-%m-%d}{cancelled} (the filters above). "
+        "Raw labels are the channel values of the source itself, mapped to the channel."
+    )
+    if frame.height == 0:
+        st.info("No orders in this range.")
+        return
+    st.bar_chart(
+        frame, x="source", y="orders", color="channel", horizontal=True, x_label="", y_label=""
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "share_of_orders_pct": st.column_config.NumberColumn(
+                "share of orders %", format="%.1f"
+            ),
+            "revenue": st.column_config.NumberColumn(f"revenue ({currency})", format="%.2f"),
+            "orders_without_fx_rate": st.column_config.NumberColumn(
+                "orders without FX rate", help="Counted in orders, not in revenue."
+            ),
+            "raw_channel_labels": st.column_config.TextColumn("raw channel labels"),
+        },
+    )
+
+
+def ingestion_log() -> pl.DataFrame:
+    """One row per order file (newest first, at most ``LOG_LIMIT + 1``): file name relative to
+    the landing folder, source, detected format (readable), records, orders (distinct orders
+    in the file; blank for a file without orders of its own or a snapshot predating the
+    column), rejected records, status, parse time (s), message."""
+    orders = "orders" if queries.has_column("ingest_files", "orders") else "CAST(NULL AS BIGINT)"
+    frame = queries.query(
+        "SELECT ingested_at, file_name AS file, source, file_format AS format, records, "
+        f"{orders} AS orders, rejected, status, round(duration_s, 3) AS time_s, "
+        "coalesce(message, '') AS message FROM ingest_files WHERE source <> '_reference' "
+        f"ORDER BY ingested_at DESC, file_name LIMIT {LOG_LIMIT + 1}"
+    )
+    return ui.with_format_labels(frame, "format")
+
+
+def reference_log() -> pl.DataFrame:
+    """One row per reference file (its current version): name, counts, status, time."""
+    return queries.query(
+        "SELECT ingested_at, file_name AS file, records, loaded, rejected, status, "
+        "round(duration_s, 3) AS time_s, coalesce(message, '') AS message FROM ingest_files "
+        "WHERE source = '_reference' ORDER BY file_name"
+    )
+
+
+def _render_ingestion_log(tz: str, show_link: bool) -> None:
+    st.subheader("Ingestion log")
+    log = ingestion_log()
+    ui.truncation_note(log.height, LOG_LIMIT)
+    log = queries.to_local(log.head(LOG_LIMIT), tz)
+    time_config = {
+        "ingested_at": st.column_config.DatetimeColumn("ingested", format="YYYY-MM-DD HH:mm:ss"),
+        "time_s": st.column_config.NumberColumn(
+            "time (s)", format="%.3f", help="Time to read, check and store the file."
+        ),
+        "message": st.column_config.TextColumn("message", width="large"),
+    }
+    if log.height == 0:
+        st.info("No order file has been ingested yet.", icon=":material/inbox:")
+    else:
+        totals = log.select(pl.col("records", "rejected").sum()).row(0, named=True)
+        # Blank (not 0) when no file records its orders (a snapshot predating the column).
+        orders = (
+            f" · {int(log['orders'].sum()):,} orders in files"
+            if log["orders"].null_count() < log.height
+            else ""
+        )
+        st.caption(
+            f"{_count(log.height, 'order file', 'order files')} · {totals['records']:,} records"
+            f"{orders} · {totals['rejected']:,} rejected. An order found in several files "
+            "(overlapping exports) counts in each file but once in the warehouse."
+        )
+        st.dataframe(
+            log,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                **time_config,
+                "format": st.column_config.TextColumn("format detected"),
+                "orders": st.column_config.NumberColumn(
+                    "orders",
+                    help="Distinct orders in the file; blank for a file that holds none itself "
+                    "(e.g. a customers table).",
+                ),
+            },
+        )
+        ui.csv_download(log, "ingestion_log.csv", "Download ingestion log CSV", "overview_log_csv")
+    references = queries.to_local(reference_log(), tz)
+    if references.height:
+        with st.expander(f"Reference files ({references.height})"):
+            st.dataframe(references, hide_index=True, width="stretch", column_config=time_config)
+    if show_link:
+        st.caption("The Ingestion page filters every file and lists its rejected records.")
+
+
 def _count(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
@@ -307,6 +463,7 @@ def render() -> None:
     currency = queries.reporting_currency()
     _render_freshness(tz, settings.stale_after_hours)
     bounds = queries.order_date_bounds()
+    picked: tuple[date, date, bool] | None = None
     if bounds is None:
         st.info("The published snapshot holds no orders yet.", icon=":material/inbox:")
     else:
@@ -318,9 +475,15 @@ def render() -> None:
             exclude_cancelled = st.toggle("Exclude cancelled orders", key="overview_no_cancelled")
         _render_kpis(kpis(start, end, exclude_cancelled), currency)
         _render_charts(start, end, exclude_cancelled, currency)
+        picked = (start, end, exclude_cancelled)
     st.divider()
     _render_last_run(tz)
     _render_rejects(show_link=Page.INGESTION in user.pages())
+    # Below pipeline health, so the tables above keep their positions on the page.
+    st.divider()
+    if picked is not None:
+        _render_sources(*picked, currency)
+    _render_ingestion_log(tz, show_link=Page.INGESTION in user.pages())
 
 
 if __name__ == "__main__":
