@@ -207,8 +207,11 @@ def _wrapper_items(text: str, pos: int, line_of: Callable[[int], int]) -> list[P
                 raise json.JSONDecodeError("Expecting ':' delimiter", text, i)
             i = _skip(text, i + 1)
             if text[i : i + 1] == "[":
-                items, i = _array_items(text, i, str(key), line_of)
+                items, end = _array_items(text, i, str(key), line_of)
                 pieces.extend(items)
+                if end is None:
+                    return pieces  # the list was broken beyond repair: its reject says so
+                i = end
             else:
                 value, end = _DECODER.raw_decode(text, i)
                 pieces.append(Piece(line_of(i), value, wrapper=str(key)))
@@ -226,8 +229,9 @@ def _wrapper_items(text: str, pos: int, line_of: Callable[[int], int]) -> list[P
 
 def _array_items(
     text: str, pos: int, wrapper: str | None, line_of: Callable[[int], int]
-) -> tuple[list[Piece], int]:
-    """Elements of the array starting at ``pos``; returns them and the offset after it."""
+) -> tuple[list[Piece], int | None]:
+    """Elements of the array starting at ``pos``; returns them and the offset after it
+    (None when the array is broken and the rest of the text was given up)."""
     pieces: list[Piece] = []
     i = _skip(text, pos + 1)
     if text[i : i + 1] == "]":
@@ -239,7 +243,7 @@ def _array_items(
             pieces.append(Piece(line_of(i), None, _error_text(exc), wrapper, _snippet(text, i)))
             resume = _resume_at(text, i)
             if resume is None:
-                return pieces, len(text)
+                return pieces, None
             i = resume
             continue
         pieces.append(Piece(line_of(i), value, wrapper=wrapper))
@@ -258,9 +262,9 @@ def _array_items(
                     pieces.append(
                         Piece(line_of(i), None, _error_text(exc), wrapper, _snippet(text, i))
                     )
-                return pieces, len(text)
+                return pieces, None
             i = resume
-    return pieces, len(text)
+    return pieces, None
 
 
 def _resume_at(text: str, failed: int) -> int | None:
@@ -318,23 +322,27 @@ def card_last4(number: object) -> str | None:
     return found.group(1)[-4:] if found else None
 
 
-def strip_card_numbers(value: Any) -> Any:
+def strip_card_numbers(value: Any, key: str = "credit_card_number") -> Any:
     """A copy of a JSON value whose ``credit_card_number`` fields keep only their last four
-    digits (the only part OrderLens may store)."""
+    digits (the only part OrderLens may store), under ``key``."""
     if isinstance(value, dict):
         return {
-            k: card_last4(v) if k == "credit_card_number" else strip_card_numbers(v)
+            (key if k == "credit_card_number" else k): card_last4(v)
+            if k == "credit_card_number"
+            else strip_card_numbers(v, key)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [strip_card_numbers(v) for v in value]
+        return [strip_card_numbers(v, key) for v in value]
     return value
 
 
 def raw_text(value: Any, fallback: str | None = None) -> str | None:
     """A rejected record's text: compact JSON without card numbers, redacted, truncated."""
     text = (
-        json.dumps(strip_card_numbers(value), ensure_ascii=False, separators=(",", ":"))
+        json.dumps(
+            strip_card_numbers(value, "card_last4"), ensure_ascii=False, separators=(",", ":")
+        )
         if value is not None
         else fallback
     )
