@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 
+from orderlens.warehouse import connect
 from pipelines.sources.shopify_csv import SHOPIFY_COLUMNS
 
 SOURCE_BY_CHANNEL: dict[str, str] = {
@@ -188,7 +189,7 @@ def write_shopify_export(
     if not files:
         raise ValueError("no generic files to convert")
     own = con is None
-    connection = duckdb.connect() if con is None else con
+    connection = connect(":memory:") if con is None else con
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
@@ -209,7 +210,7 @@ def convert_landing(landing: Path, out: Path) -> list[ExportReport]:
     ``<landing>/<source>/*.csv`` (in name order, i.e. month order) -> ``<out>/<source>/
     orders_export.csv``. The ``_reference`` folder is not orders and is skipped."""
     reports = []
-    con = duckdb.connect()
+    con = connect(":memory:")
     try:
         for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
             if folder.name.startswith("_"):

@@ -48,7 +48,6 @@ import duckdb
 
 from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS, MONEY, Field, channel_sql
 from orderlens.security import redact_card_numbers
-from orderlens.warehouse import scalar
 from pipelines.sources.csv_records import as_utf8_bytes, detect_encoding, scan_records
 from pipelines.sources.generic import (
     LINE,
@@ -222,6 +221,7 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
     finally:
         con.execute(f"DROP TABLE IF EXISTS {src}")
         con.execute(f"DROP TABLE IF EXISTS {src}_lines")
+        con.execute(f"DROP TABLE IF EXISTS {src}_orders")
 
 
 def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> ParseResult:
@@ -256,6 +256,7 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
     day_first = _date_order(stats, result.notes)
     bad = _typed_failures(con, src, present)
     name_to_id = _ids_of_rejected(parsed.rejects, header) if "id" in present else {}
+    _order_positions(con, src, "id" in present)
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS "
         f"{_projection(src, present, day_first, name_to_id, [b.record_no for b in bad])}"
@@ -364,29 +365,53 @@ class _Stats:
     card_like_references: int
 
 
+def _all(*conditions: str) -> str:
+    """SQL: every condition holds, tested in order (DuckDB's AND evaluates every operand on
+    every row; a CASE runs the costly regular expressions only where the cheap test holds)."""
+    expr = conditions[-1]
+    for condition in reversed(conditions[:-1]):
+        expr = f"CASE WHEN {condition} THEN {expr} ELSE false END"
+    return expr
+
+
 def _file_stats(con: duckdb.DuckDBPyConnection, src: str, present: set[str]) -> _Stats:
-    """One pass over the text columns counting what the notes report."""
-    stamps = ", ".join(_text(c) for c in TIMESTAMP_COLUMNS)
-    phones = ", ".join(f"ltrim({_text(c)}, '''')" for c in PHONE_COLUMNS)
-    first = f"TRY_CAST(regexp_extract(t, {_lit(_SLASH_TS)}, 1) AS INTEGER)"
-    second = f"TRY_CAST(regexp_extract(t, {_lit(_SLASH_TS)}, 2) AS INTEGER)"
-    slash = f"regexp_full_match(t, {_lit(_SLASH_TS)})"
+    """Count what the notes report. Each count first keeps the few values a cheap filter
+    lets through (most values are no spreadsheet damage), then runs its regular expressions."""
+
+    def values(columns: Sequence[str], expr: str, where: str) -> str:
+        return " UNION ALL ".join(
+            f"SELECT {expr.replace('{v}', _q(c.lower()))} AS v FROM {src} "
+            f"WHERE {where.replace('{v}', _q(c.lower()))}"
+            for c in columns
+        )
+
+    slash = values(TIMESTAMP_COLUMNS, "trim({v})", "contains({v}, '/')")
+    unusual = values(
+        TIMESTAMP_COLUMNS,
+        "trim({v})",
+        "trim({v}) <> '' AND NOT (trim({v}) LIKE '____-__-__ __:__:__ _____')",
+    )
+    phones = values(PHONE_COLUMNS, "ltrim(trim({v}), chr(39))", "contains(lower({v}), 'e')")
+    reference = _payment_reference(present)
+
+    def part(group: int) -> str:
+        return f"TRY_CAST(regexp_extract(v, {_lit(_SLASH_TS)}, {group}) AS INTEGER)"
+
     row = con.execute(
         f"""
-        WITH stamps AS (SELECT unnest([{stamps}]) AS t FROM {src}),
-             phones AS (SELECT unnest([{phones}]) AS p FROM {src})
-        SELECT
-          (SELECT count(*) FILTER ({slash}) FROM stamps),
-          (SELECT count(*) FILTER ({slash} AND {first} > 12) FROM stamps),
-          (SELECT count(*) FILTER ({slash} AND {second} > 12) FROM stamps),
-          (SELECT count(*) FILTER ({slash} AND length(regexp_extract(t, {_lit(_SLASH_TS)}, 3)) = 2)
-             FROM stamps),
-          (SELECT count(*) FILTER (t IS NOT NULL AND NOT regexp_full_match(t, {_lit(_SHOPIFY_TS)})
-             AND NOT {slash} AND TRY_CAST(t AS TIMESTAMPTZ) IS NULL) FROM stamps),
-          (SELECT count(*) FILTER (regexp_full_match(p, {_lit(_SCIENTIFIC)})) FROM phones),
-          (SELECT count(*) FILTER ({_exact_scientific("p")}) FROM phones),
-          (SELECT count(*) FILTER (regexp_full_match(coalesce({_payment_reference(present)}, ''),
-             {_lit(_CARD_LIKE)})) FROM {src})
+        SELECT s.*, u.*, p.*, r.* FROM
+        (SELECT count(*), count(*) FILTER ({part(1)} > 12), count(*) FILTER ({part(2)} > 12),
+                count(*) FILTER (length(regexp_extract(v, {_lit(_SLASH_TS)}, 3)) = 2)
+         FROM ({slash}) WHERE regexp_full_match(v, {_lit(_SLASH_TS)})) s,
+        (SELECT count(*) FROM ({unusual})
+         WHERE NOT regexp_full_match(v, {_lit(_SHOPIFY_TS)})
+           AND NOT regexp_full_match(v, {_lit(_SLASH_TS)})
+           AND TRY_CAST(v AS TIMESTAMPTZ) IS NULL) u,
+        (SELECT count(*) FILTER (regexp_full_match(v, {_lit(_SCIENTIFIC)})),
+                count(*) FILTER ({_exact_scientific("v")})
+         FROM ({phones})) p,
+        (SELECT count(*) FROM {src} WHERE length({reference}) BETWEEN 13 AND 37
+           AND regexp_full_match({reference}, {_lit(_CARD_LIKE)})) r
         """
     ).fetchall()[0]
     return _Stats(*(int(v or 0) for v in row))
@@ -458,19 +483,24 @@ class _BadValue:
 def _typed_failures(con: duckdb.DuckDBPyConnection, src: str, present: set[str]) -> list[_BadValue]:
     """Every typed value that does not parse, and every row without a Name (it belongs to no
     order), with its record's text."""
-    checks = [
-        f"CASE WHEN {_text(c)} IS NOT NULL AND TRY_CAST({_text(c)} AS {t}) IS NULL "
-        f"THEN {_lit(c)} END"
+    conditions = {
+        c: f"trim({_q(c.lower())}) <> '' AND TRY_CAST(trim({_q(c.lower())}) AS {t}) IS NULL"
         for c, t in TYPED_COLUMNS
         if c.lower() in present
-    ]
-    checks.append(f"CASE WHEN {_text('Name')} IS NULL THEN 'Name' END")
-    failing = f"list_filter([{', '.join(checks)}], lambda x: x IS NOT NULL)"
+    }
+    conditions["Name"] = "coalesce(trim(\"name\"), '') = ''"
+    # The WHERE runs the casts once per row; the list is built for failing rows only.
+    any_failing = " OR ".join(f"({c})" for c in conditions.values())
+    failing = (
+        "list_filter(["
+        + ", ".join(f"CASE WHEN {c} THEN {_lit(n)} END" for n, c in conditions.items())
+        + "], lambda x: x IS NOT NULL)"
+    )
     columns = [c for c in SHOPIFY_COLUMNS if c.lower() in present]
     rows = con.execute(
         f"SELECT l.{RECORD_NO}, l.{LINE}, {failing} AS bad, "
         f"[{', '.join(_q(c.lower()) for c in columns)}] "
-        f"FROM {src} s POSITIONAL JOIN {src}_lines l WHERE len({failing}) > 0 "
+        f"FROM {src} s POSITIONAL JOIN {src}_lines l WHERE {any_failing} "
         f"ORDER BY l.{RECORD_NO}"
     ).fetchall()
     out = []
@@ -561,15 +591,16 @@ def _payment_reference(present: set[str]) -> str:
 
 def _exact_scientific(expr: str) -> str:
     """SQL: ``expr`` is in scientific notation and its mantissa holds every digit."""
-    return (
-        f"(regexp_full_match({expr}, {_lit(_SCIENTIFIC)}) AND "
+    return _all(
+        f"contains(lower({expr}), 'e')",
+        f"regexp_full_match({expr}, {_lit(_SCIENTIFIC)})",
         f"length(regexp_extract({expr}, {_lit(_SCIENTIFIC)}, 2)) = "
-        f"TRY_CAST(regexp_extract({expr}, {_lit(_SCIENTIFIC)}, 3) AS INTEGER))"
+        f"TRY_CAST(regexp_extract({expr}, {_lit(_SCIENTIFIC)}, 3) AS INTEGER)",
     )
 
 
 def _phone(column: str) -> str:
-    p = f"ltrim({_text(column)}, '''')"
+    p = f"ltrim({_text(column)}, chr(39))"
     digits = f"regexp_extract({p}, {_lit(_SCIENTIFIC)}, 1) || regexp_extract({p}, {_lit(_SCIENTIFIC)}, 2)"
     return f"nullif(CASE WHEN {_exact_scientific(p)} THEN {digits} ELSE {p} END, '')"
 
@@ -592,7 +623,7 @@ def _timestamp(column: str, day_first: bool) -> str:
     slash = f"strftime(try_strptime({text}, '%Y-%m-%d %H:%M:%S'), '%Y-%m-%dT%H:%M:%S')"
     return (
         f"CASE WHEN regexp_full_match({t}, {_lit(_SHOPIFY_TS)}) "
-        f"THEN regexp_replace({t}, {_lit(_SHOPIFY_TS)}, '\\1T\\2\\3:\\4') "
+        f"THEN {t}[1:10] || 'T' || {t}[12:19] || {t}[21:23] || ':' || {t}[24:25] "
         f"WHEN regexp_full_match({t}, {_lit(_SLASH_TS)}) THEN coalesce({slash}, {t}) "
         f"ELSE {t} END"
     )
@@ -619,17 +650,16 @@ def _projection(
             if name_to_id
             else "NULL"
         )
-        order_id = f"coalesce(_order_id, {fallback}, {name})"
-        window_id = f"max(CASE WHEN {_text('Id')} IS NOT NULL THEN {_text('Id')} END) OVER w"
+        order_id = f"coalesce(o._order_id, {fallback}, {name})"
     else:
-        order_id, window_id = name, "NULL"
+        order_id = name
     zip_ = lambda c: f"nullif(ltrim({_text(c)}, ''''), '')"  # noqa: E731
     token = _payment_reference(present)
     columns: dict[str, str] = {
         "source_order_id": order_id,
         "order_number": name,
         "store": "NULL",
-        "channel": f"CASE WHEN _pos = 1 THEN coalesce({channel_sql(_q('source'))}, "
+        "channel": f"CASE WHEN o._pos = 1 THEN coalesce({channel_sql(_q('source'))}, "
         f"'online_store') END",
         "source_channel": _text("Source"),
         "order_status": "NULL",
@@ -687,7 +717,7 @@ def _projection(
         "tracking_number": "NULL",
         "shipped_at": _timestamp("Fulfilled at", day_first),
         "delivered_at": "NULL",
-        "line_number": "_pos",
+        "line_number": "o._pos",
         "sku": _text("Lineitem sku"),
         "product_name": _text("Lineitem name"),
         "quantity": _typed("Lineitem quantity"),
@@ -704,21 +734,23 @@ def _projection(
         f"CAST({columns[f.name]} AS {f.type}) AS {_q(f.name)}" for f in GENERIC_FIELDS
     )
     select += f",\n  lower({_text('Lineitem fulfillment status')}) AS line_fulfillment_status"
-    kept = f"WHERE {RECORD_NO} NOT IN ({', '.join(map(str, bad_records))})" if bad_records else ""
-    return f"""
-    SELECT {select}
-    FROM (
-      SELECT l.{RECORD_NO}, s.*,
-        CAST(row_number() OVER (w ORDER BY l.{RECORD_NO}) AS INTEGER) AS _pos,
-        {window_id} AS _order_id
-      FROM {src} s POSITIONAL JOIN {src}_lines l
-      WINDOW w AS (PARTITION BY {name})
+    kept = f"WHERE l.{RECORD_NO} NOT IN ({', '.join(map(str, bad_records))})" if bad_records else ""
+    return (
+        f"SELECT {select}\nFROM {src} s POSITIONAL JOIN {src}_lines l "
+        f"POSITIONAL JOIN {src}_orders o {kept}"
     )
-    {kept}
-    ORDER BY {RECORD_NO}
-    """
 
 
-def order_count(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Distinct orders in a parsed table."""
-    return int(scalar(con, f"SELECT count(DISTINCT source_order_id) FROM {table}") or 0)
+def _order_positions(con: duckdb.DuckDBPyConnection, src: str, has_id: bool) -> None:
+    """``<src>_orders``: each row's position in its order (by Name) and the order's Id,
+    in record order. Computed on these few narrow columns, so the wide rows are never
+    sorted."""
+    name = _text("Name")
+    order_id = f"max({_text('Id')}) OVER (PARTITION BY {name})" if has_id else "NULL"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {src}_orders AS SELECT _pos, _order_id FROM ("
+        f"SELECT l.{RECORD_NO}, CAST(row_number() OVER (PARTITION BY {name} "
+        f"ORDER BY l.{RECORD_NO}) AS INTEGER) AS _pos, "
+        f"CAST({order_id} AS VARCHAR) AS _order_id "
+        f"FROM {src} s POSITIONAL JOIN {src}_lines l) ORDER BY {RECORD_NO}"
+    )
