@@ -379,13 +379,15 @@ def load_ndjson(
     select: str,
     target: str,
     unwrap: str | None = None,
+    bad: str = "NULL",
 ) -> int:
     """Read an NDJSON file with explicit types into temporary table ``target`` (one row per
     non-blank line, in file order; a line DuckDB cannot read is a row of NULLs).
 
     ``select`` is the projection over the typed columns (named as in ``columns``): it drops
     what must never be stored (full card numbers) before anything is materialised.
-    ``unwrap``: every line is ``{"<unwrap>": {...}}``.
+    ``unwrap``: every line is ``{"<unwrap>": {...}}``. ``bad``: SQL naming the column that
+    makes a record unloadable (NULL when none), stored as ``_bad`` in the same pass.
     """
     read_columns = {unwrap: "STRUCT(" + _struct_fields(columns) + ")"} if unwrap else columns
     source = (
@@ -395,7 +397,9 @@ def load_ndjson(
     )
     if unwrap:
         source = f"(SELECT {quote(unwrap)}.* FROM {source})"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {select} FROM {source}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {select}, {bad} AS _bad FROM {source}"
+    )
     return int(scalar(con, f"SELECT count(*) FROM {target}"))
 
 
@@ -513,18 +517,19 @@ def reject(
 
 
 def txt(expr: str) -> str:
-    """SQL: a JSON text value, blank as NULL."""
-    return f"nullif(trim({expr}), '')"
+    """SQL: a JSON text value, empty as NULL (JSON text is not padded like a spreadsheet's,
+    so it is not trimmed)."""
+    return f"nullif({expr}, '')"
 
 
 def money(expr: str) -> str:
     """SQL: a JSON amount (string or number) as DECIMAL(18,4); blank or unreadable → NULL."""
-    return f"TRY_CAST(nullif(trim({expr}), '') AS DECIMAL(18,4))"
+    return f"TRY_CAST({expr} AS DECIMAL(18,4))"
 
 
 def bad_money(expr: str) -> str:
     """SQL: true when a JSON amount is present but not a number."""
-    return f"({txt(expr)} IS NOT NULL AND {money(expr)} IS NULL)"
+    return f"(nullif(trim({expr}), '') IS NOT NULL AND {money(expr)} IS NULL)"
 
 
 def utc(expr: str) -> str:
@@ -563,7 +568,10 @@ def load_records(
     ``lines``: the physical line of each record when ``path`` is an NDJSON copy of a
     document's records; None when ``path`` is the landing file itself.
     """
-    rows = load_ndjson(con, path, columns, select, src, unwrap)
+    case = " ".join(f"WHEN {cond} THEN {sql_str(col)}" for col, cond in checks)
+    rows = load_ndjson(
+        con, path, columns, select, src, unwrap, f"CASE {case} END" if case else "NULL"
+    )
     from_file = lines is None
     line_array = physical_lines(path, rows) if lines is None else lines
     if line_array.size != rows:
@@ -571,10 +579,9 @@ def load_records(
     rejects: list[Reject] = []
     rejected: list[int] = []
     if checks:
-        case = " ".join(f"WHEN {cond} THEN {sql_str(col)}" for col, cond in checks)
         bad = con.execute(
-            f"SELECT _row, _order, _col FROM (SELECT rowid AS _row, CAST(id AS VARCHAR) AS "
-            f"_order, CASE {case} END AS _col FROM {src}) WHERE _col IS NOT NULL ORDER BY _row"
+            f"SELECT rowid, CAST(id AS VARCHAR), _bad FROM {src} WHERE _bad IS NOT NULL "
+            "ORDER BY rowid"
         ).fetchall()
         # The record's text: its line in ``path`` (the landing file, or the NDJSON copy of
         # a document's records, which has no blank line).
