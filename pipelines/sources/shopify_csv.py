@@ -222,6 +222,7 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
         con.execute(f"DROP TABLE IF EXISTS {src}")
         con.execute(f"DROP TABLE IF EXISTS {src}_lines")
         con.execute(f"DROP TABLE IF EXISTS {src}_orders")
+        con.execute(f"DROP TABLE IF EXISTS {src}_bad")
 
 
 def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> ParseResult:
@@ -257,17 +258,20 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
     bad = _typed_failures(con, src, present)
     name_to_id = _ids_of_rejected(parsed.rejects, header) if "id" in present else {}
     _order_positions(con, src, "id" in present)
+    bad_records = sorted({b.record_no for b in bad})
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {src}_bad AS SELECT unnest(?::BIGINT[]) AS {RECORD_NO}",
+        [bad_records],
+    )
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS "
-        f"{_projection(src, present, day_first, name_to_id, [b.record_no for b in bad])}"
+        f"{_projection(src, present, day_first, name_to_id, bool(bad_records))}"
     )
-    bad_records = sorted({b.record_no for b in bad})
     if bad_records:
-        kept = f"WHERE {RECORD_NO} NOT IN ({', '.join(map(str, bad_records))})"
         con.execute(
             f"CREATE OR REPLACE TABLE {table}_lines AS SELECT row_number() OVER "
-            f"(ORDER BY {RECORD_NO}) AS {RECORD_NO}, {LINE} FROM {src}_lines {kept} "
-            f"ORDER BY {RECORD_NO}"
+            f"(ORDER BY {RECORD_NO}) AS {RECORD_NO}, {LINE} FROM {src}_lines "
+            f"WHERE {RECORD_NO} NOT IN (SELECT {RECORD_NO} FROM {src}_bad) ORDER BY {RECORD_NO}"
         )
     else:
         con.execute(
@@ -295,11 +299,17 @@ def _raw_header(head: bytes) -> list[str] | None:
     text_head = head[bom:]
     if encoding == "utf-8" and b"\n" in text_head:
         text_head = text_head[: text_head.index(b"\n")]
+    if encoding == "utf-16":
+        text = text_head.decode("utf-16", errors="ignore")  # the head may end mid-character
+    else:
+        try:
+            text = text_head.decode("utf-8")
+        except UnicodeDecodeError:
+            text = text_head.decode("cp1252", errors="replace")  # parse_csv decodes the rows
     try:
-        text = text_head.decode("utf-16" if encoding == "utf-16" else "utf-8")
         first = text.splitlines()[0] if text else ""
         names = next(csv.reader(io.StringIO(first)), [])
-    except (UnicodeDecodeError, csv.Error, IndexError):
+    except (csv.Error, IndexError):
         return None
     names = [n.strip() for n in names]
     return names if any(names) else None
@@ -639,7 +649,7 @@ def _projection(
     present: set[str],
     day_first: bool,
     name_to_id: dict[str, str],
-    bad_records: Sequence[int],
+    has_bad: bool,
 ) -> str:
     """The SELECT turning the Shopify text columns into the generic order-line columns."""
     name = _text("Name")
@@ -734,10 +744,13 @@ def _projection(
         f"CAST({columns[f.name]} AS {f.type}) AS {_q(f.name)}" for f in GENERIC_FIELDS
     )
     select += f",\n  lower({_text('Lineitem fulfillment status')}) AS line_fulfillment_status"
-    kept = f"WHERE l.{RECORD_NO} NOT IN ({', '.join(map(str, bad_records))})" if bad_records else ""
+    rows = f"{src} s POSITIONAL JOIN {src}_lines l POSITIONAL JOIN {src}_orders o"
+    if not has_bad:
+        return f"SELECT {select}\nFROM {rows}"
+    # Rare: the filter is a join, which need not keep file order; sort back.
     return (
-        f"SELECT {select}\nFROM {src} s POSITIONAL JOIN {src}_lines l "
-        f"POSITIONAL JOIN {src}_orders o {kept}"
+        f"SELECT {select}\nFROM {rows} "
+        f"WHERE l.{RECORD_NO} NOT IN (SELECT {RECORD_NO} FROM {src}_bad) ORDER BY l.{RECORD_NO}"
     )
 
 

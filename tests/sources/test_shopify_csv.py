@@ -409,6 +409,14 @@ def test_sniff_takes_shopify_exports_and_nothing_else(tmp_path: Path) -> None:
     assert detect(shopify).name == "shopify_csv"
 
 
+def test_a_windows_1252_export_is_decoded_and_says_so(tmp_path: Path) -> None:
+    path = write_export(tmp_path / "orders.csv", order("#1", "1", [{"Lineitem name": "Café"}]))
+    path.write_bytes(path.read_bytes().decode("utf-8").encode("cp1252"))
+    result, parsed, _ = parse(path)
+    assert parsed[0]["product_name"] == "Café"
+    assert "decoded as Windows-1252 (the file is not UTF-8)" in result.notes
+
+
 def test_an_empty_file_and_a_header_only_file(tmp_path: Path) -> None:
     header_only = write_export(tmp_path / "a.csv", [])
     result, parsed, _ = parse(header_only)
