@@ -165,7 +165,17 @@ def read_document(text: str, wrappers: Collection[str]) -> list[Piece]:
     if start >= len(text):
         return []
     if text[start] == "[":
-        pieces, _end = _array_items(text, start, None, line_of)
+        pieces, end = _array_items(text, start, None, line_of)
+        if end is not None and _skip(text, end) < len(text):
+            where = _skip(text, end)
+            pieces.append(
+                Piece(
+                    line_of(where),
+                    None,
+                    f"unexpected text after the JSON value at line {line_of(where)}",
+                    raw=_snippet(text, where),
+                )
+            )
         return pieces
     try:
         value, end = _DECODER.raw_decode(text, start)
@@ -277,15 +287,25 @@ def _resume_at(text: str, failed: int) -> int | None:
     return found.end() - 1 if found else None
 
 
-def read_ndjson_pieces(path: Path) -> list[Piece]:
-    """Every non-blank line of an NDJSON file as a record (small files; Python)."""
+def read_ndjson_pieces(path: Path, wrappers: Collection[str] = ()) -> list[Piece]:
+    """Every non-blank line of an NDJSON file as a record (small files; Python). A line that
+    is a wrapper object (``{"orders": [...]}``, compact JSON on one line) gives its members."""
     pieces: list[Piece] = []
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+            if not raw.strip():
                 continue
             try:
-                pieces.append(Piece(number, json.loads(line)))
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                pieces.append(
+                    Piece(number, None, f"bytes that are not valid UTF-8 (column {exc.start + 1})")
+                )
+                continue
+            try:
+                value = json.loads(line)
             except json.JSONDecodeError as exc:
                 pieces.append(
                     Piece(
@@ -295,15 +315,31 @@ def read_ndjson_pieces(path: Path) -> list[Piece]:
                         raw=line.rstrip("\r\n")[:RAW_TEXT_LIMIT],
                     )
                 )
+                continue
+            if is_wrapper(value, wrappers):
+                for key, inner in value.items():
+                    for member in inner if isinstance(inner, list) else [inner]:
+                        pieces.append(Piece(number, member, wrapper=key))
+            else:
+                pieces.append(Piece(number, value))
     return pieces
+
+
+def is_wrapper(value: Any, wrappers: Collection[str]) -> bool:
+    """True for an object whose keys are all wrapper keys holding objects or lists."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(k in wrappers and isinstance(v, dict | list) for k, v in value.items())
+    )
 
 
 def read_pieces(path: Path, wrappers: Collection[str]) -> list[Piece]:
     """The records of any JSON file (NDJSON or document), in file order."""
     with open(path, "rb") as handle:
         data = handle.read()
-    if is_ndjson(data[: 1 << 16]):
-        return read_ndjson_pieces(path)
+    if is_ndjson(data[: 1 << 22]):
+        return read_ndjson_pieces(path, wrappers)
     try:
         text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -444,23 +480,45 @@ def _lines(path: Path) -> Iterator[bytes]:
             yield line
 
 
-def lines_text(path: Path, wanted: Collection[int]) -> dict[int, str]:
-    """The text of some physical lines of a file."""
+def lines_text(path: Path, wanted: Collection[int]) -> dict[int, bytes]:
+    """The bytes of some physical lines of a file (line break excluded)."""
     want = set(wanted)
-    found: dict[int, str] = {}
+    found: dict[int, bytes] = {}
     if not want:
         return found
     last = max(want)
     for number, line in enumerate(_lines(path), 1):
         if number in want:
-            found[number] = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            found[number] = line.rstrip(b"\r\n")
         if number >= last:
             break
     return found
 
 
-def why_unreadable(line_text: str) -> tuple[str, str]:
+def _not_a_number(column: str, line: bytes | None) -> str:
+    """Reason of a record whose amount is not a number, quoting the value when top-level."""
+    try:
+        value = json.loads(line or b"")
+    except ValueError:
+        value = None
+    if isinstance(value, dict) and isinstance(value.get("order"), dict):
+        value = value["order"]
+    if isinstance(value, dict) and column in value:
+        return f"{column} {value[column]!r} is not a number"
+    return f"{column} is not a number"
+
+
+def _shown(line: bytes | None) -> str | None:
+    """A rejected line as text; undecodable bytes are shown as U+FFFD (never stored)."""
+    return None if line is None else line.decode("utf-8", errors="replace")
+
+
+def why_unreadable(line: bytes) -> tuple[str, str]:
     """(error type, reason) of an NDJSON line whose object DuckDB could not read."""
+    try:
+        line_text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return "ENCODING", f"bytes that are not valid UTF-8 (column {exc.start + 1})"
     try:
         value = json.loads(line_text)
     except json.JSONDecodeError as exc:
@@ -599,19 +657,16 @@ def load_records(
                 )
                 if error_type == "STRUCTURE":
                     error_type, reason = "MISSING", missing_id_reason
-                rejects.append(
-                    reject(
-                        line, None if error_type == "JSON" else "id", error_type, reason, text, None
-                    )
-                )
+                column_name = "id" if error_type == "MISSING" else None
+                rejects.append(reject(line, column_name, error_type, reason, _shown(text)))
             else:
                 rejects.append(
                     reject(
                         line,
                         str(column),
                         "CAST",
-                        f"{column} is not a number",
-                        text,
+                        _not_a_number(str(column), text),
+                        _shown(text),
                         None if order_id is None else str(order_id),
                     )
                 )

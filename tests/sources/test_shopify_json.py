@@ -593,3 +593,27 @@ def test_generated_merchant_as_shopify_ndjson_parses_back_to_the_same_orders(
         assert sorted(record_lines) == list(range(1, len(totals) + 1))
         for name, fields in (("events", EVENT_FIELDS), ("payments", PAYMENT_FIELDS)):
             assert_stream_shape(con, name, fields)
+
+
+def test_compact_one_line_response_and_undecodable_bytes(tmp_path: Path) -> None:
+    compact = tmp_path / "response.json"
+    orders = [order(0), order(1, total_price="12,50"), order(2)]
+    compact.write_text(json.dumps({"orders": orders}))  # an API response: one line
+    con, result = parse(tmp_path, compact)
+    assert (result.records, result.loaded, result.rejected_records) == (3, 2, 1)
+    (reject,) = result.rejects
+    assert (reject.line, reject.column, reject.order_id) == (1, "total_price", "1001")
+    assert reject.reason == "total_price '12,50' is not a number"
+    assert [r["source_order_id"] for r in order_rows(con)] == ["1000", "1000", "1002", "1002"]
+
+    latin = tmp_path / "latin.ndjson"
+    latin.write_bytes(
+        json.dumps(order(0)).encode()
+        + b"\n"
+        + json.dumps(order(1, note="caf\u00e9")).encode().replace(b"\\u00e9", b"\xe9")
+        + b"\n"
+    )
+    _con, result = parse(tmp_path, latin)
+    assert (result.records, result.loaded) == (2, 1)
+    (reject,) = result.rejects
+    assert reject.line == 2 and "not valid UTF-8" in reject.reason
