@@ -326,9 +326,10 @@ def _layout_note(layout: Layout) -> str:
 
 def _layout_message(layout: Layout) -> str:
     missing = ", ".join(layout.missing) or "none"
+    unexpected = ", ".join(n or "(a column without a name)" for n in layout.unexpected)
     return (
         f"not a known Shopify export layout: unexpected column(s) "
-        f"{', '.join(layout.unexpected)}; missing against the closest layout "
+        f"{unexpected}; missing against the closest layout "
         f"({layout.closest} columns): {missing}"
     )
 

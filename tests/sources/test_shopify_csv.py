@@ -339,6 +339,16 @@ def test_an_unknown_header_rejects_the_file_naming_unexpected_and_missing(
     assert result.notes == [f"file rejected: {message}"]
 
 
+def test_a_trailing_unnamed_column_is_named_in_the_message(tmp_path: Path) -> None:
+    path = write_export(tmp_path / "orders.csv", TWO_ORDERS, [*FULL, ""])
+    result, parsed, _ = parse(path)
+    assert (parsed, result.rejected_records) == ([], 3)
+    assert result.rejects[0].reason == (
+        "not a known Shopify export layout: unexpected column(s) (a column without a name); "
+        "missing against the closest layout (79 columns): none"
+    )
+
+
 def test_a_bad_money_value_rejects_its_record_with_line_and_column(tmp_path: Path) -> None:
     rows = [
         *order("#1001", "5001", [{}, {"Lineitem price": "12,50"}]),
