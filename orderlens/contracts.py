@@ -223,7 +223,8 @@ RAW_STREAMS: dict[str, tuple[Field, ...]] = {
     "products": PRODUCT_FIELDS,
 }
 """Optional per-file streams: table ``raw_file_<id>_<name>`` with these columns plus
-``_line`` (physical line of the record they come from), unioned into view ``raw_<name>``."""
+``_record_no`` and ``_line`` (the source record they come from and its physical line),
+unioned into view ``raw_<name>``."""
 
 CHANNEL_ALIASES: dict[str, str] = {
     # Shopify ``Source`` / ``source_name`` values and common labels, lower-cased.
@@ -254,6 +255,8 @@ CHANNEL_ALIASES: dict[str, str] = {
     "instagram": "marketplace",
     "google": "marketplace",
     "amazon": "marketplace",
+    "sell-on-amazon": "marketplace",
+    "amazon_marketplace": "marketplace",
     "ebay": "marketplace",
     "etsy": "marketplace",
     "walmart": "marketplace",

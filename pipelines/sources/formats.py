@@ -8,7 +8,8 @@ Every parser module exposes
   order-line columns of ``orderlens.contracts.GENERIC_FIELDS``, any extra columns ignored) and
   ``<table>_lines`` (``_record_no``, ``_line``: the source record each row comes from and its
   physical line, positionally aligned with ``table``), plus any of the optional streams
-  ``<table>_payments|_events|_refunds|_products`` (columns of ``RAW_STREAMS`` + ``_line``).
+  ``<table>_payments|_events|_refunds|_products`` (columns of ``RAW_STREAMS`` + ``_record_no``
+  + ``_line``; a record may feed only a stream, e.g. a refund payload).
   ``ParseResult.records = loaded + rejected_records`` counts source records (a CSV row, a JSON
   order); every rejected record has a ``Reject`` naming its line, column and reason.
 

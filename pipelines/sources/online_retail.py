@@ -323,4 +323,4 @@ def _write_refunds(con: duckdb.DuckDBPyConnection, loaded: str, table: str) -> N
     )
     con.execute(f"""
 CREATE OR REPLACE TABLE {table}_refunds AS
-SELECT {select}, _line FROM {loaded} WHERE is_cancellation ORDER BY _line""")
+SELECT {select}, _record_no, _line FROM {loaded} WHERE is_cancellation ORDER BY _line""")

@@ -60,6 +60,7 @@ def test_every_record_is_a_line_a_refund_or_a_reject(parsed) -> None:
     described = con.execute("DESCRIBE raw_file_t_refunds").fetchall()
     assert [(r[0], r[1]) for r in described] == [
         *((f.name, f.type) for f in REFUND_FIELDS),
+        ("_record_no", "BIGINT"),
         ("_line", "BIGINT"),
     ]
 

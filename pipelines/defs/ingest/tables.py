@@ -171,6 +171,27 @@ def refresh_raw_view(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
+def stored_records(con: duckdb.DuckDBPyConnection, file_id: str) -> int:
+    """Distinct source records of a file held in its raw tables (order lines and streams)."""
+    table = raw_file_table(file_id)
+    present = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM information_schema.columns "
+            "WHERE table_name LIKE ? AND column_name = '_record_no'",
+            [f"{table}%"],
+        ).fetchall()
+    }
+    parts = [
+        f"SELECT _record_no FROM {table}{suffix}"
+        for suffix in ("_lines", *(f"_{name}" for name in RAW_STREAMS))
+        if f"{table}{suffix}" in present
+    ]
+    if not parts:
+        return 0
+    return int(scalar(con, f"SELECT count(DISTINCT _record_no) FROM ({' UNION ALL '.join(parts)})"))
+
+
 def reference_ddl() -> dict[str, str]:
     """CREATE statements of the reference tables, by table name."""
     ddl = {}

@@ -136,6 +136,9 @@ def build_staging(
     con: duckdb.DuckDBPyConnection, *, timezone: str, secret: bytes
 ) -> dict[str, int]:
     """Rebuild every staging table from raw in one transaction; return row counts."""
+    from pipelines.sources.formats import FORMATS
+
+    assembled = ", ".join(f"'{f.name}'" for f in FORMATS if f.assembled)
     con.execute(f"SET TimeZone = '{timezone}'")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE _lines AS
@@ -212,7 +215,11 @@ SELECT order_key, min(reason) AS reason FROM (
     SELECT c.order_key, 'a line of this order was rejected at ingest (' || j.file_name
            || ' line ' || j.line || ': ' || j.error_type || ')'
     FROM ingest_rejects j
-    JOIN _chosen c ON c.file_id = j.file_id AND c.order_key = j.source || ':' || j.source_order_id
+    JOIN ingest_files f ON f.file_id = j.file_id
+    JOIN _chosen c ON c.order_key = j.source || ':' || j.source_order_id
+        -- A reject in another version's file does not hold this version, except where a
+        -- format's orders are assembled from several files (Olist items, payments...).
+        AND (c.file_id = j.file_id OR split_part(f.file_format, ':', 1) IN ({assembled}))
     WHERE j.source_order_id IS NOT NULL
 ) WHERE reason IS NOT NULL GROUP BY order_key""")
     key = customer_key_sql(
@@ -346,7 +353,9 @@ ORDER BY order_key, payment_sequence""")
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_refunds AS
 WITH streamed AS (
-    SELECT DISTINCT ON (source, refund_id, coalesce(sku, ''))
+    -- The same refund may arrive in several files (an order payload and a refund payload):
+    -- kept once; a refund listing the same item twice keeps both (``occurrence``).
+    SELECT DISTINCT ON (source, refund_id, coalesce(sku, ''), occurrence)
            source, refund_id,
            CASE WHEN source_order_id IS NOT NULL THEN source || ':' || source_order_id END
                AS order_key,
@@ -354,8 +363,10 @@ WITH streamed AS (
            nullif(trim(sku), '') AS sku, quantity, reason,
            CASE WHEN nullif(trim(customer_id), '') IS NOT NULL
                 THEN source || ':' || trim(customer_id) END AS source_customer
-    FROM raw_refunds
-    ORDER BY source, refund_id, coalesce(sku, ''), file_id
+    FROM (SELECT *, row_number() OVER (PARTITION BY file_id, source, refund_id, sku
+                                       ORDER BY _line, amount, quantity) AS occurrence
+          FROM raw_refunds)
+    ORDER BY source, refund_id, coalesce(sku, ''), occurrence, file_id
 ), own AS (
     SELECT source, NULL AS refund_id, order_key, refunded_amount AS amount,
            upper(trim(currency)) AS currency, {_ts("refunded_at")} AS refunded_at,
