@@ -37,14 +37,16 @@ Decisions (documented here because the export does not say):
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import mmap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS, MONEY, Field, channel_sql
 from orderlens.security import redact_card_numbers
@@ -108,10 +110,26 @@ LAYOUTS: dict[int, tuple[str, ...]] = {
 }  # fmt: skip
 """Known export layouts by column count (columns in the order Shopify writes them)."""
 
+_UNUSED: frozenset[str] = frozenset(
+    {
+        "Accepts Marketing", "Lineitem compare at price", "Lineitem taxable", "Billing Company",
+        "Shipping Company", "Note Attributes", "Outstanding Balance", "Employee", "Tags",
+        "Tax 1 Name", "Tax 1 Value", "Tax 2 Name", "Tax 2 Value", "Tax 3 Name", "Tax 3 Value",
+        "Tax 4 Name", "Tax 4 Value", "Tax 5 Name", "Tax 5 Value", "Receipt Number", "Duties",
+        "Billing Province Name", "Shipping Province Name", "Payment Terms Name",
+        "Next Payment Due At",
+    }
+)  # fmt: skip
+"""Shopify columns with no place in the generic format: checked in the header, not read."""
+
 FIELDS: tuple[Field, ...] = tuple(
-    Field(c.lower(), "VARCHAR", f"Shopify export column {c!r}") for c in SHOPIFY_COLUMNS
+    Field(c.lower(), "VARCHAR", f"Shopify export column {c!r}")
+    for c in SHOPIFY_COLUMNS
+    if c not in _UNUSED
 )
-"""What :func:`parse_csv` reads: every Shopify column as text, bound by lower-cased name."""
+"""What :func:`parse_csv` reads: the Shopify columns the generic format uses, as text,
+bound by lower-cased name (leaving the others out of the table saves a third of the
+parse)."""
 
 _DISPLAY = {c.lower(): c for c in SHOPIFY_COLUMNS}
 
@@ -241,7 +259,8 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
             result.notes.append("layout has no amounts (prices and totals are left empty)")
             result.has_amounts = False
     parsed = parse_csv(con, path, FIELDS, src, temporary=True)
-    result.notes.extend(parsed.notes)
+    # The columns left unread are known Shopify columns, not unknown ones.
+    result.notes.extend(n for n in parsed.notes if not n.startswith("ignored unknown column"))
     result.records = parsed.records
     if header is None or (
         parsed.loaded == 0 and any(r.error_type == "HEADER" for r in parsed.rejects)
@@ -255,7 +274,7 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
     present = {h.lower() for h in header}
     stats = _file_stats(con, src, present)
     day_first = _date_order(stats, result.notes)
-    bad = _typed_failures(con, src, present)
+    bad = _typed_failures(con, path, src, present)
     name_to_id = _ids_of_rejected(parsed.rejects, header) if "id" in present else {}
     _order_positions(con, src, "id" in present)
     bad_records = sorted({b.record_no for b in bad})
@@ -491,7 +510,9 @@ class _BadValue:
     raw_text: str
 
 
-def _typed_failures(con: duckdb.DuckDBPyConnection, src: str, present: set[str]) -> list[_BadValue]:
+def _typed_failures(
+    con: duckdb.DuckDBPyConnection, path: Path, src: str, present: set[str]
+) -> list[_BadValue]:
     """Every typed value that does not parse, and every row without a Name (it belongs to no
     order), with its record's text."""
     conditions = {
@@ -500,40 +521,57 @@ def _typed_failures(con: duckdb.DuckDBPyConnection, src: str, present: set[str])
         if c.lower() in present
     }
     conditions["Name"] = "coalesce(trim(\"name\"), '') = ''"
-    # The WHERE runs the casts once per row; the list is built for failing rows only.
+    # The WHERE runs the casts once per row; the lists are built for failing rows only.
     any_failing = " OR ".join(f"({c})" for c in conditions.values())
     failing = (
         "list_filter(["
         + ", ".join(f"CASE WHEN {c} THEN {_lit(n)} END" for n, c in conditions.items())
         + "], lambda x: x IS NOT NULL)"
     )
-    columns = [c for c in SHOPIFY_COLUMNS if c.lower() in present]
+    values = "[" + ", ".join(_q(c.lower()) for c in conditions) + "]"
     rows = con.execute(
-        f"SELECT l.{RECORD_NO}, l.{LINE}, {failing} AS bad, "
-        f"[{', '.join(_q(c.lower()) for c in columns)}] "
+        f"SELECT l.{RECORD_NO}, l.{LINE}, {failing}, {values}, {_text('Name')}, {_text('Id')} "
         f"FROM {src} s POSITIONAL JOIN {src}_lines l WHERE {any_failing} "
         f"ORDER BY l.{RECORD_NO}"
     ).fetchall()
+    if not rows:
+        return []
+    texts = _record_texts(path, [int(r[1]) for r in rows])
     out = []
-    for record_no, line, bad, values in rows:
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="").writerow(["" if v is None else v for v in values])
-        by_column = {
-            c: (v.strip() if v else None) or None for c, v in zip(columns, values, strict=True)
-        }
+    for (record_no, line, bad, typed, name, order_id), text in zip(rows, texts, strict=True):
+        by_column = dict(zip(conditions, typed, strict=True))
         for column in bad:
-            out.append(
-                _BadValue(
-                    int(record_no),
-                    int(line),
-                    by_column.get("Name"),
-                    by_column.get("Id"),
-                    column,
-                    by_column.get(column) or "",
-                    buffer.getvalue(),
-                )
-            )
+            value = (by_column.get(column) or "").strip()
+            out.append(_BadValue(int(record_no), int(line), name, order_id, column, value, text))
     return out
+
+
+def _record_texts(path: Path, lines: Sequence[int]) -> list[str]:
+    """The text of the records starting on the given physical lines (quoted line breaks
+    included), read back from the file: only for the few records rejected here."""
+    data = path.read_bytes()
+    encoding, bom = detect_encoding(data[:4])
+    data = as_utf8_bytes(data, encoding)[bom if encoding == "utf-8" else 0 :]
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    texts = []
+    for line in lines:
+        start = int(newlines[line - 2]) + 1 if line >= 2 else 0
+        window = data[start : start + (1 << 20)]
+        try:
+            text = window.decode("utf-8")
+        except UnicodeDecodeError:
+            text = window.decode("cp1252", errors="replace")
+        consumed: list[str] = []
+
+        def lines_of(chunk: str, consumed: list[str] = consumed) -> Iterator[str]:
+            for physical in io.StringIO(chunk, newline=""):
+                consumed.append(physical)
+                yield physical
+
+        with contextlib.suppress(csv.Error):
+            next(csv.reader(lines_of(text)), None)  # reads exactly the record's lines
+        texts.append("".join(consumed).rstrip("\r\n"))
+    return texts
 
 
 def _typed_rejects(bad: Sequence[_BadValue], id_of_name: dict[str, str]) -> list[Reject]:

@@ -352,10 +352,11 @@ def test_a_trailing_unnamed_column_is_named_in_the_message(tmp_path: Path) -> No
 def test_a_bad_money_value_rejects_its_record_with_line_and_column(tmp_path: Path) -> None:
     rows = [
         *order("#1001", "5001", [{}, {"Lineitem price": "12,50"}]),
-        *order("#1002", "5002", [{}], Total="N/A"),
+        *order("#1002", "5002", [{}], Total="N/A", Notes="two\r\nlines"),
         *order("#1003", "5003", [{}]),
     ]
-    result, parsed, _ = parse(write_export(tmp_path / "orders.csv", rows))
+    path = write_export(tmp_path / "orders.csv", rows, crlf=True, bom=True)
+    result, parsed, _ = parse(path)
     assert (result.records, result.loaded, result.rejected_records) == (4, 2, 2)
     assert [(r.line, r.column, r.order_id) for r in result.rejects] == [
         (3, "Lineitem price", "5001"),
@@ -364,11 +365,15 @@ def test_a_bad_money_value_rejects_its_record_with_line_and_column(tmp_path: Pat
     assert result.rejects[0].reason == (
         "value '12,50' is not a valid DECIMAL(18,4) for column Lineitem price"
     )
-    assert result.rejects[1].raw_text is not None and "N/A" in result.rejects[1].raw_text
+    # Each reject carries its record's text as in the file, a quoted line break included.
+    physical = path.read_bytes().decode("utf-8-sig").split("\r\n")
+    assert result.rejects[0].raw_text == physical[2]
+    assert result.rejects[1].raw_text == physical[3] + "\r\n" + physical[4]
+    assert "N/A" in physical[3]
     # The rest loads, numbered 1..loaded, each with its own physical line.
     assert [(r["_record_no"], r["_line"], r["order_number"]) for r in parsed] == [
         (1, 2, "#1001"),
-        (2, 5, "#1003"),
+        (2, 6, "#1003"),
     ]
 
 
