@@ -104,7 +104,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write into a non-empty folder (replaces its source and _reference folders)",
     )
+    generate.add_argument(
+        "--format",
+        choices=GENERATED_FORMATS,
+        default="generic",
+        help="order file format: generic CSV/Parquet with injected defects (default), or a "
+        "clean Shopify admin CSV export / Shopify REST order NDJSON per source",
+    )
     return parser
+
+
+GENERATED_FORMATS = ("generic", "shopify_csv", "shopify_json")
 
 
 def _apply_path_options(args: argparse.Namespace) -> None:
@@ -250,6 +260,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
         out = Settings.from_env().landing
     truth = Path(args.ground_truth).expanduser().resolve() if args.ground_truth else None
+    if args.format != "generic":
+        if args.inject is not None:
+            print(
+                f"orderlens: generate: --inject applies to the generic format only "
+                f"(--format {args.format} writes clean orders)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        return _generate_export(args, out, start, end)
     try:
         report = generate_merchant(
             out,
@@ -281,6 +300,50 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         + (f": {injected})" if injected else ")")
     )
     print(f"took {report.seconds:.1f} s")
+    return EXIT_OK
+
+
+def _generate_export(args: argparse.Namespace, out: Path, start, end) -> int:
+    """Generate clean generic files in a scratch folder, then write each source as a Shopify
+    export (CSV or NDJSON) into ``out`` with the reference files beside them."""
+    import shutil
+    import tempfile
+
+    from pipelines.generator import generate_merchant
+
+    if out.exists() and any(out.iterdir()) and not args.force:
+        print(f"orderlens: generate: {out} is not empty (use --force)", file=sys.stderr)
+        return EXIT_USAGE
+    if args.format == "shopify_csv":
+        from pipelines.generator.shopify_export import convert_landing
+    else:
+        from pipelines.generator.shopify_ndjson import convert_landing
+    with tempfile.TemporaryDirectory(prefix="orderlens-generate-") as scratch:
+        generic = Path(scratch) / "landing"
+        try:
+            report = generate_merchant(
+                generic,
+                orders=args.orders,
+                start=start,
+                end=end,
+                seed=args.seed,
+                injectors=[],
+                ground_truth=Path(scratch) / "truth.parquet",
+            )
+        except ValueError as exc:
+            print(f"orderlens: generate: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        out.mkdir(parents=True, exist_ok=True)
+        for folder in sorted(p for p in out.iterdir() if p.is_dir()):
+            shutil.rmtree(folder)
+        written = convert_landing(generic, out)
+        shutil.copytree(generic / "_reference", out / "_reference")
+    for item in written:
+        print(f"  {item.path.relative_to(out).as_posix()}: {item.n_bytes:,} bytes")
+    print(
+        f"wrote {len(written)} {args.format} files to {out}: {report.orders:,} orders, "
+        f"{report.lines:,} lines, {report.customers:,} customers (clean: no injected defects)"
+    )
     return EXIT_OK
 
 
