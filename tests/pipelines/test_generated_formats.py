@@ -23,10 +23,8 @@ ORDERS_SQL = (
 def _published(root: Path, fmt: str):
     landing = root / fmt
     flag = ["--no-inject"] if fmt == "generic" else []
-    code = main(
-        ["generate", "--out", str(landing), "--orders", "1500", "--seed", "11", "--format", fmt]
-        + flag
-    )
+    args = ["generate", "--out", str(landing), "--orders", "1500", "--seed", "11"]
+    code = main([*args, "--format", fmt, *flag])
     assert code == 0
     settings = make_settings(root / f"{fmt}-home", landing)
     outcome = run_all(settings)
