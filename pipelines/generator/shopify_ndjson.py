@@ -11,7 +11,8 @@ are not written.
 
 DuckDB reads the generic CSVs (by header name, all text), groups the lines of each order
 and writes the objects with one ``COPY ... (FORMAT json)``, so a million orders convert in
-seconds. The files must be clean generator output (:func:`pipelines.generator.
+seconds. Orders are written in the order they were placed, whichever file they come from
+(as a store's API returns them). The files must be clean generator output (:func:`pipelines.generator.
 generate_merchant` with no injectors, or :func:`pipelines.generator.write_generic_orders`):
 order fields may be on the first line only; order ids are unique across the files given.
 """
@@ -165,10 +166,9 @@ SELECT
   coalesce(list({_LINE_ITEM} ORDER BY TRY_CAST(line_number AS INTEGER))
     FILTER (WHERE {has_line}), []) AS line_items
 FROM read_csv([{listed}], header = true, all_varchar = true, union_by_name = true,
-  auto_detect = true, delim = ',', quote = '"', escape = '"', strict_mode = true,
-  filename = true)
+  auto_detect = true, delim = ',', quote = '"', escape = '"', strict_mode = true)
 GROUP BY source_order_id
-ORDER BY min(filename), {_t("created_at")}, {_t("source_order_id")}
+ORDER BY TRY_CAST({_t("created_at")} AS TIMESTAMPTZ), {_t("source_order_id")}
 """
 
 

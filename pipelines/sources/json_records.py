@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import mmap
 import re
+import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -408,37 +409,6 @@ def columns_sql(columns: dict[str, str]) -> str:
     return "{" + ", ".join(f"{sql_str(k)}: {sql_str(v)}" for k, v in columns.items()) + "}"
 
 
-def load_ndjson(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    columns: dict[str, str],
-    select: str,
-    target: str,
-    unwrap: str | None = None,
-    bad: str = "NULL",
-) -> int:
-    """Read an NDJSON file with explicit types into temporary table ``target`` (one row per
-    non-blank line, in file order; a line DuckDB cannot read is a row of NULLs).
-
-    ``select`` is the projection over the typed columns (named as in ``columns``): it drops
-    what must never be stored (full card numbers) before anything is materialised.
-    ``unwrap``: every line is ``{"<unwrap>": {...}}``. ``bad``: SQL naming the column that
-    makes a record unloadable (NULL when none), stored as ``_bad`` in the same pass.
-    """
-    read_columns = {unwrap: "STRUCT(" + _struct_fields(columns) + ")"} if unwrap else columns
-    source = (
-        f"read_json({sql_str(str(path))}, format = 'newline_delimited', "
-        f"columns = {columns_sql(read_columns)}, ignore_errors = true, "
-        f"maximum_object_size = 268435456)"
-    )
-    if unwrap:
-        source = f"(SELECT {quote(unwrap)}.* FROM {source})"
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT {select}, {bad} AS _bad FROM {source}"
-    )
-    return int(scalar(con, f"SELECT count(*) FROM {target}"))
-
-
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -528,38 +498,6 @@ def why_unreadable(line: bytes) -> tuple[str, str]:
     return "STRUCTURE", "the object does not have the expected structure"
 
 
-def attach_positions(
-    con: duckdb.DuckDBPyConnection,
-    src: str,
-    lines: np.ndarray,
-    rejected_rows: Collection[int],
-    target: str,
-) -> int:
-    """Temporary table ``target``: ``src``'s rows that were not rejected, in order, with
-    ``_record_no`` (1..n) and ``_line``. ``rejected_rows`` are 0-based row positions.
-    Returns the number of records kept."""
-    keep = np.ones(lines.size, dtype=bool)
-    if rejected_rows:
-        keep[np.asarray(sorted(rejected_rows), dtype=np.int64)] = False
-    record_no = np.where(keep, np.cumsum(keep), 0)
-    frame = pl.DataFrame(
-        {
-            "_keep": keep,
-            RECORD_NO: record_no.astype(np.int64),
-            LINE: lines.astype(np.int64),
-        }
-    )
-    con.register("_json_positions", frame)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT p.{RECORD_NO}, p.{LINE}, s.* "
-            f"FROM {src} s POSITIONAL JOIN _json_positions p WHERE p._keep"
-        )
-    finally:
-        con.unregister("_json_positions")
-    return int(keep.sum())
-
-
 def reject(
     line: int,
     column: str | None,
@@ -593,93 +531,6 @@ def bad_money(expr: str) -> str:
 def utc(expr: str) -> str:
     """SQL: a UTC timestamp written without offset (WooCommerce ``*_gmt``) with ``+00:00``."""
     return f"CASE WHEN {txt(expr)} IS NULL THEN NULL ELSE {txt(expr)} || '+00:00' END"
-
-
-@dataclass
-class Loaded:
-    """Records read into DuckDB: ``recs`` is a relation of the kept records in file order
-    with ``_record_no`` and ``_line`` first."""
-
-    recs: str
-    loaded: int
-    rows_read: int
-    rejects: list[Reject]
-
-
-def load_records(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    *,
-    columns: dict[str, str],
-    select: str,
-    checks: Sequence[tuple[str, str]],
-    src: str,
-    lines: np.ndarray | None = None,
-    unwrap: str | None = None,
-    missing_id_reason: str = "order has no id",
-) -> Loaded:
-    """Read NDJSON ``path`` into DuckDB and reject the records that fail ``checks``.
-
-    ``checks``: (column, SQL condition over the selected columns that is true when the
-    record cannot be loaded); the first ``("id", ...)`` check is the missing-id check, whose
-    rows are looked at in the file to tell an unreadable line from an order without id.
-    ``lines``: the physical line of each record when ``path`` is an NDJSON copy of a
-    document's records; None when ``path`` is the landing file itself.
-    """
-    case = " ".join(f"WHEN {cond} THEN {sql_str(col)}" for col, cond in checks)
-    rows = load_ndjson(
-        con, path, columns, select, src, unwrap, f"CASE {case} END" if case else "NULL"
-    )
-    from_file = lines is None
-    line_array = physical_lines(path, rows) if lines is None else lines
-    if line_array.size != rows:
-        raise ValueError(f"{rows} records read but {line_array.size} lines found")
-    rejects: list[Reject] = []
-    rejected: list[int] = []
-    if checks:
-        bad = con.execute(
-            f"SELECT rowid, CAST(id AS VARCHAR), _bad FROM {src} WHERE _bad IS NOT NULL "
-            "ORDER BY rowid"
-        ).fetchall()
-        # The record's text: its line in ``path`` (the landing file, or the NDJSON copy of
-        # a document's records, which has no blank line).
-        in_path = {
-            int(r[0]): int(line_array[int(r[0])]) if from_file else int(r[0]) + 1 for r in bad
-        }
-        texts = lines_text(path, in_path.values()) if bad else {}
-        for row, order_id, column in bad:
-            line = int(line_array[int(row)])
-            rejected.append(int(row))
-            text = texts.get(in_path[int(row)])
-            if column == "id":
-                error_type, reason = (
-                    why_unreadable(text) if text is not None else ("MISSING", missing_id_reason)
-                )
-                if error_type == "STRUCTURE":
-                    error_type, reason = "MISSING", missing_id_reason
-                column_name = "id" if error_type == "MISSING" else None
-                rejects.append(reject(line, column_name, error_type, reason, _shown(text)))
-            else:
-                rejects.append(
-                    reject(
-                        line,
-                        str(column),
-                        "CAST",
-                        _not_a_number(str(column), text),
-                        _shown(text),
-                        None if order_id is None else str(order_id),
-                    )
-                )
-    simple = (
-        from_file
-        and not rejected
-        and bool(rows == 0 or (line_array[0] == 1 and line_array[-1] == rows))
-    )
-    if simple:
-        recs = f"(SELECT rowid + 1 AS {RECORD_NO}, rowid + 1 AS {LINE}, * FROM {src})"
-        return Loaded(recs, rows, rows, rejects)
-    kept = attach_positions(con, src, line_array, rejected, f"{src}_pos")
-    return Loaded(f"{src}_pos", kept, rows, rejects)
 
 
 def create_stream(
@@ -721,6 +572,9 @@ def create_stream(
     return count, redacted
 
 
+_ON_EVERY_LINE = frozenset({"source_order_id", "order_number"})
+
+
 def create_order_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -734,8 +588,8 @@ def create_order_table(
 
     ``exprs``: SQL of each field; order fields over the record ``r``, line fields over one
     element ``li`` of its list ``items`` (numbered ``li_no``). Order fields are computed once
-    per order, then repeated on its lines; an order without items gets one row whose line
-    fields are NULL.
+    per order and written on its first line (id and number on every line); an order
+    without items gets one row whose line fields are NULL.
     """
     from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS
 
@@ -754,7 +608,14 @@ def create_order_table(
         "SELECT o.* EXCLUDE (_items), unnest(o._items) AS li, "
         f"unnest(range(1, len(o._items) + 1)) AS li_no FROM ({orders}) o"
     )
-    order_names = ", ".join(quote(f.name) for f in GENERIC_ORDER_FIELDS)
+    # Order fields on an order's first line only (the contract's "first non-blank value
+    # wins"); the order's id and number stay on every line.
+    order_names = ", ".join(
+        quote(f.name)
+        if f.name in _ON_EVERY_LINE
+        else f"CASE WHEN li_no = 1 THEN {quote(f.name)} END AS {quote(f.name)}"
+        for f in GENERIC_ORDER_FIELDS
+    )
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {order_names}, "
         f"{typed(GENERIC_LINE_FIELDS)}, {RECORD_NO}, {LINE} FROM ({lines})"
@@ -805,17 +666,255 @@ def refund_rows_sql(per_refund: str) -> str:
     )
 
 
-def finish(
+# --------------------------------------------------------------------------- a whole parse
+
+
+class LineMismatch(ValueError):
+    """DuckDB read a different number of records than the file has non-blank lines."""
+
+
+Envelope = Callable[[Piece], tuple[dict[str, Any] | None, Reject | None]]
+StreamSql = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One optional stream of a JSON format: its fields, the SQL of its rows over the
+    records relation, and its free-text column (redacted apart; see :func:`create_stream`)."""
+
+    name: str
+    fields: Sequence[Any]
+    sql: StreamSql
+    free_text: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class JsonFormat:
+    """How a JSON format reads into the generic order lines and its streams."""
+
+    name: str
+    columns: dict[str, str]
+    """``read_json`` columns with explicit types (what the SQL uses, nothing more)."""
+    select: str
+    """Projection of the order table's source over those columns."""
+    stream_select: str
+    """Narrow projection kept in memory for the streams and the checks (must name ``id``)."""
+    checks: Sequence[tuple[str, str]]
+    wrappers: Collection[str]
+    envelope: Envelope
+    order_exprs: dict[str, str]
+    items: str
+    """The list column unnested into order lines."""
+    is_order: str
+    streams: Sequence[Stream]
+
+
+def read_json_sql(path: Path, columns: dict[str, str], unwrap: str | None = None) -> str:
+    """``read_json`` of an NDJSON file with explicit types; one row per non-blank line, in
+    file order (a line it cannot read is a row of NULLs). ``unwrap``: every line is
+    ``{"<unwrap>": {...}}``."""
+    read_columns = {unwrap: struct(columns)} if unwrap else columns
+    source = (
+        f"read_json({sql_str(str(path))}, format = 'newline_delimited', "
+        f"columns = {columns_sql(read_columns)}, ignore_errors = true, "
+        "maximum_object_size = 268435456)"
+    )
+    return f"(SELECT {quote(unwrap)}.* FROM {source})" if unwrap else source
+
+
+@dataclass
+class Loaded:
+    """Records read into DuckDB. ``recs``: the narrow relation of kept records (streams);
+    ``orders``: the full relation, streamed from the file (the order table). Both in file
+    order with ``_record_no`` and ``_line`` first."""
+
+    recs: str
+    orders: str
+    loaded: int
+    rows_read: int
+    rejects: list[Reject]
+
+
+def load_records(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    spec: JsonFormat,
+    src: str,
+    lines: np.ndarray | None = None,
+    unwrap: str | None = None,
+) -> Loaded:
+    """Read NDJSON ``path`` and reject the records that fail the format's checks.
+
+    One pass keeps the narrow stream columns in memory with the name of the first failing
+    check (``_bad``); the few failing rows are looked at in the file (an unreadable line,
+    an order without id, an amount that is not a number). The order table later reads the
+    file again, joined by position to the kept records' numbers and lines: materialising
+    every nested order in memory first costs more than parsing twice.
+
+    ``lines``: the physical line of each record when ``path`` is an NDJSON copy of a
+    document's records; None when ``path`` is the landing file itself.
+    """
+    source = read_json_sql(path, spec.columns, unwrap)
+    case = " ".join(f"WHEN {cond} THEN {sql_str(col)}" for col, cond in spec.checks)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT {spec.stream_select}, "
+        f"{f'CASE {case} END' if case else 'NULL'} AS _bad FROM {source}"
+    )
+    rows = int(scalar(con, f"SELECT count(*) FROM {src}"))
+    from_file = lines is None
+    line_array = physical_lines(path, rows) if lines is None else lines
+    if line_array.size != rows:
+        raise LineMismatch(f"{rows} records read but {line_array.size} lines found")
+    bad = con.execute(
+        f"SELECT rowid, CAST(id AS VARCHAR), _bad FROM {src} WHERE _bad IS NOT NULL ORDER BY rowid"
+    ).fetchall()
+    rejects, rejected = _rejects(path, bad, line_array, from_file)
+    keys = f"{src}_keys"
+    simple = from_file and not rejected and (rows == 0 or int(line_array[-1]) == rows)
+    if simple:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT true AS _keep, range + 1 AS "
+            f"{RECORD_NO}, range + 1 AS {LINE} FROM range({rows})"
+        )
+    else:
+        keep = np.ones(rows, dtype=bool)
+        if rejected:
+            keep[np.asarray(rejected, dtype=np.int64)] = False
+        frame = pl.DataFrame(
+            {
+                "_keep": keep,
+                RECORD_NO: np.where(keep, np.cumsum(keep), 0).astype(np.int64),
+                LINE: line_array.astype(np.int64),
+            }
+        )
+        con.register("_json_keys", frame)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT * FROM _json_keys")
+        finally:
+            con.unregister("_json_keys")
+    join = f"POSITIONAL JOIN {keys} k WHERE k._keep"
+    picked = f"k.{RECORD_NO}, k.{LINE}"
+    return Loaded(
+        recs=f"(SELECT {picked}, s.* FROM {src} s {join})",
+        orders=f"(SELECT {picked}, s.* FROM (SELECT {spec.select} FROM {source}) s {join})",
+        loaded=rows - len(rejected),
+        rows_read=rows,
+        rejects=rejects,
+    )
+
+
+def _rejects(
+    path: Path, bad: list[tuple[Any, ...]], line_array: np.ndarray, from_file: bool
+) -> tuple[list[Reject], list[int]]:
+    """Rejects of the rows that failed a check, and their 0-based row positions."""
+    # The record's text: its line in ``path`` (the landing file, or the NDJSON copy of a
+    # document's records, which has no blank line).
+    in_path = {int(r[0]): int(line_array[int(r[0])]) if from_file else int(r[0]) + 1 for r in bad}
+    texts = lines_text(path, in_path.values()) if bad else {}
+    rejects: list[Reject] = []
+    rejected: list[int] = []
+    for row, order_id, column in bad:
+        line = int(line_array[int(row)])
+        rejected.append(int(row))
+        text = texts.get(in_path[int(row)])
+        if column == "id":
+            error_type, reason = why_unreadable(text) if text is not None else ("MISSING", "")
+            if error_type in ("STRUCTURE", "MISSING"):
+                error_type, reason = "MISSING", "order has no id"
+            column_name = "id" if error_type == "MISSING" else None
+            rejects.append(reject(line, column_name, error_type, reason, _shown(text)))
+        else:
+            rejects.append(
+                reject(
+                    line,
+                    str(column),
+                    "CAST",
+                    _not_a_number(str(column), text),
+                    _shown(text),
+                    None if order_id is None else str(order_id),
+                )
+            )
+    return rejects, rejected
+
+
+def parse_json_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    table: str,
+    spec: JsonFormat,
+    *,
+    fast: bool,
+    unwrap: str | None = None,
+) -> ParseResult:
+    """Parse a JSON file of ``spec``'s format into ``table``, ``<table>_lines`` and the
+    streams that have rows.
+
+    ``fast``: the file is NDJSON of orders, read by DuckDB directly. Otherwise (or when its
+    lines do not line up) the records are walked in Python, ``spec.envelope`` turns each
+    into the object the SQL reads (or a reject), and DuckDB reads their NDJSON copy.
+    """
+    result = ParseResult(table=table, file_format=spec.name)
+    src = f"_{table}_src"
+    with tempfile.TemporaryDirectory(prefix="orderlens-json-") as tmp:
+        loaded: Loaded | None = None
+        records, rejects = 0, []
+        if fast:
+            try:
+                loaded = load_records(con, path, spec, src, unwrap=unwrap)
+                records = loaded.rows_read
+            except LineMismatch:
+                loaded = None
+        if loaded is None:
+            records, loaded, rejects = _load_document(con, path, spec, src, Path(tmp))
+        create_order_table(con, table, spec.order_exprs, loaded.orders, spec.items, spec.is_order)
+        streams = {
+            stream.name: create_stream(
+                con,
+                f"{table}_{stream.name}",
+                stream.fields,
+                stream.sql(loaded.recs),
+                free_text=stream.free_text,
+            )
+            for stream in spec.streams
+        }
+    drop_temp(con, src, f"{src}_keys")
+    return _finish(con, result, records, loaded, rejects, streams)
+
+
+def _load_document(
+    con: duckdb.DuckDBPyConnection, path: Path, spec: JsonFormat, src: str, tmp: Path
+) -> tuple[int, Loaded, list[Reject]]:
+    pieces = read_pieces(path, spec.wrappers)
+    rejects: list[Reject] = []
+    envelopes: list[dict[str, Any]] = []
+    lines: list[int] = []
+    for piece in pieces:
+        if piece.error is not None:
+            error_type = "ENCODING" if "UTF-8" in piece.error else "JSON"
+            rejects.append(reject(piece.line, None, error_type, piece.error, piece.raw))
+            continue
+        value, why = spec.envelope(piece)
+        if why is not None:
+            rejects.append(why)
+        elif value is not None:
+            envelopes.append(value)
+            lines.append(piece.line)
+    copy = tmp / "records.ndjson"
+    write_ndjson(envelopes, copy)
+    loaded = load_records(con, copy, spec, src, lines=np.asarray(lines, dtype=np.int64))
+    return len(pieces), loaded, rejects
+
+
+def _finish(
     con: duckdb.DuckDBPyConnection,
     result: ParseResult,
-    *,
     records: int,
     loaded: Loaded,
     rejects: list[Reject],
     streams: dict[str, tuple[int, int]],
 ) -> ParseResult:
-    """Fill the counts, rejects and notes of ``result``; redact card numbers in the text
-    people type (the order table's scanned fields; the streams did theirs)."""
+    """Counts, rejects and notes; card numbers redacted in the text people type (the order
+    table's scanned fields; the streams did theirs)."""
     from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS
     from pipelines.sources.generic import redact_card_columns
 

@@ -37,12 +37,10 @@ name no order.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 
 from orderlens.contracts import (
     EVENT_FIELDS,
@@ -228,8 +226,7 @@ def _last4(expr: str) -> str:
 
 
 # The card number is reduced to its last four digits before anything is materialised.
-SELECT = (
-    "* EXCLUDE (payment_details, transactions), "
+_CARD_SELECT = (
     "payment_details.credit_card_company AS pd_brand, "
     "left(payment_details.credit_card_bin, 6) AS pd_bin, "
     f"{_last4('payment_details.credit_card_number')} AS pd_last4, "
@@ -239,6 +236,30 @@ SELECT = (
     "'bin': left(t.payment_details.credit_card_bin, 6), "
     f"'last4': {_last4('t.payment_details.credit_card_number')}"
     "}) AS transactions"
+)
+SELECT = f"* EXCLUDE (payment_details, transactions), {_CARD_SELECT}"
+STREAM_SELECT = (
+    ", ".join(
+        jr.quote(c)
+        for c in (
+            "_kind",
+            "id",
+            "currency",
+            "total_price",
+            "gateway",
+            "payment_gateway_names",
+            "created_at",
+            "processed_at",
+            "cancelled_at",
+            "cancel_reason",
+            "closed_at",
+            "fulfillments",
+            "refunds",
+            "risks",
+            "disputes",
+        )
+    )
+    + f", {_CARD_SELECT}"
 )
 
 CHECKS: tuple[tuple[str, str], ...] = (
@@ -615,79 +636,39 @@ def sniff(path: Path, head: bytes) -> bool:
     return _bare_kind(found) not in {"order", "unknown"} and "order_id" in found
 
 
+def _classified_envelope(piece: jr.Piece) -> tuple[dict[str, Any] | None, Reject | None]:
+    return _envelope(piece, _kind(piece))
+
+
+SPEC = jr.JsonFormat(
+    name=FORMAT,
+    columns=COLUMNS,
+    select=SELECT,
+    stream_select=STREAM_SELECT,
+    checks=CHECKS,
+    wrappers=WRAPPERS,
+    envelope=_classified_envelope,
+    order_exprs=ORDER_EXPRS,
+    items="line_items",
+    is_order=_IS_ORDER,
+    streams=(
+        jr.Stream("payments", PAYMENT_FIELDS, _payments_sql),
+        jr.Stream("events", EVENT_FIELDS, _events_sql, ("detail", "free_detail")),
+        jr.Stream("refunds", REFUND_FIELDS, _refunds_sql, ("reason", "reason")),
+    ),
+)
+
+
 def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult:
     """Parse a Shopify JSON payload into ``table`` (+ ``_lines`` and the streams)."""
-    return parse_json(con, path, table)
-
-
-def parse_json(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult:
-    result = ParseResult(table=table, file_format=FORMAT)
-    src = f"_{table}_src"
     with open(path, "rb") as handle:
         head = handle.read(1 << 20)
-    rejects: list[Reject] = []
     wrapper, first, _keys = jr.first_object(head)
-    fast = jr.is_ndjson(head) and (
-        wrapper in (None, "order") and first is not None and _bare_kind(set(first)) == "order"
+    fast = (
+        jr.is_ndjson(head)
+        and wrapper in (None, "order")
+        and first is not None
+        and _bare_kind(set(first)) == "order"
     )
-    with tempfile.TemporaryDirectory(prefix="orderlens-json-") as tmp:
-        if fast:
-            loaded = jr.load_records(
-                con,
-                path,
-                columns=COLUMNS,
-                select=SELECT,
-                checks=CHECKS,
-                src=src,
-                unwrap="order" if wrapper == "order" else None,
-            )
-            records = loaded.rows_read
-        else:
-            pieces = jr.read_pieces(path, WRAPPERS)
-            records = len(pieces)
-            envelopes: list[dict[str, Any]] = []
-            lines: list[int] = []
-            for piece in pieces:
-                if piece.error is not None:
-                    rejects.append(jr.reject(piece.line, None, "JSON", piece.error, piece.raw))
-                    continue
-                envelope, why = _envelope(piece, _kind(piece))
-                if why is not None:
-                    rejects.append(why)
-                    continue
-                assert envelope is not None
-                envelopes.append(envelope)
-                lines.append(piece.line)
-            copy = Path(tmp) / "records.ndjson"
-            jr.write_ndjson(envelopes, copy)
-            loaded = jr.load_records(
-                con,
-                copy,
-                columns=COLUMNS,
-                select=SELECT,
-                checks=CHECKS,
-                src=src,
-                lines=np.asarray(lines, dtype=np.int64),
-            )
-    jr.create_order_table(con, table, ORDER_EXPRS, loaded.recs, "line_items", _IS_ORDER)
-    streams = {
-        "payments": jr.create_stream(
-            con, f"{table}_payments", PAYMENT_FIELDS, _payments_sql(loaded.recs)
-        ),
-        "events": jr.create_stream(
-            con,
-            f"{table}_events",
-            EVENT_FIELDS,
-            _events_sql(loaded.recs),
-            free_text=("detail", "free_detail"),
-        ),
-        "refunds": jr.create_stream(
-            con,
-            f"{table}_refunds",
-            REFUND_FIELDS,
-            _refunds_sql(loaded.recs),
-            free_text=("reason", "reason"),
-        ),
-    }
-    jr.drop_temp(con, src, f"{src}_pos")
-    return jr.finish(con, result, records=records, loaded=loaded, rejects=rejects, streams=streams)
+    unwrap = "order" if wrapper == "order" else None
+    return jr.parse_json_file(con, path, table, SPEC, fast=fast, unwrap=unwrap)

@@ -31,12 +31,10 @@ rejected. Customers and other objects are rejected as not orders.
 from __future__ import annotations
 
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 
 from orderlens.contracts import EVENT_FIELDS, REFUND_FIELDS
 from pipelines.sources import json_records as jr
@@ -159,6 +157,22 @@ SELECT = (
     "'tax': f.total_tax})) AS items"
 )
 
+STREAM_SELECT = ", ".join(
+    jr.quote(c)
+    for c in (
+        "_kind",
+        "_deleted",
+        "id",
+        "status",
+        "currency",
+        "date_modified",
+        "date_modified_gmt",
+        "refunds",
+        "refund_payloads",
+        "notes",
+    )
+)
+
 _IS_ORDER = "coalesce(r._kind, 'order') = 'order'"
 
 CHECKS: tuple[tuple[str, str], ...] = (
@@ -169,9 +183,13 @@ CHECKS: tuple[tuple[str, str], ...] = (
     ),
     (
         "line_items.quantity",
-        "list_bool_or(list_transform(items, lambda l: "
+        "list_bool_or(list_transform(line_items, lambda l: "
         f"{jr.bad_money('l.quantity')} OR {jr.bad_money('l.subtotal')} OR "
         f"{jr.bad_money('l.total')}))",
+    ),
+    (
+        "fee_lines.total",
+        f"list_bool_or(list_transform(fee_lines, lambda f: {jr.bad_money('f.total')}))",
     ),
 )
 
@@ -405,64 +423,28 @@ def sniff(path: Path, head: bytes) -> bool:
     return "date_created" in found and _kind(first or dict.fromkeys(found)) in {"refund", "note"}
 
 
+SPEC = jr.JsonFormat(
+    name=FORMAT,
+    columns=COLUMNS,
+    select=SELECT,
+    stream_select=STREAM_SELECT,
+    checks=CHECKS,
+    wrappers=BATCH_KEYS,
+    envelope=_envelope,
+    order_exprs=ORDER_EXPRS,
+    items="items",
+    is_order=_IS_ORDER,
+    streams=(
+        jr.Stream("events", EVENT_FIELDS, _events_sql, ("detail", "free_detail")),
+        jr.Stream("refunds", REFUND_FIELDS, _refunds_sql, ("reason", "reason")),
+    ),
+)
+
+
 def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult:
     """Parse a WooCommerce JSON payload into ``table`` (+ ``_lines`` and the streams)."""
-    result = ParseResult(table=table, file_format=FORMAT)
-    src = f"_{table}_src"
     with open(path, "rb") as handle:
         head = handle.read(1 << 20)
-    rejects: list[Reject] = []
     wrapper, first, _keys = jr.first_object(head)
     fast = jr.is_ndjson(head) and wrapper is None and first is not None and _kind(first) == "order"
-    with tempfile.TemporaryDirectory(prefix="orderlens-json-") as tmp:
-        if fast:
-            loaded = jr.load_records(
-                con, path, columns=COLUMNS, select=SELECT, checks=CHECKS, src=src
-            )
-            records = loaded.rows_read
-        else:
-            pieces = jr.read_pieces(path, BATCH_KEYS)
-            records = len(pieces)
-            envelopes: list[dict[str, Any]] = []
-            lines: list[int] = []
-            for piece in pieces:
-                if piece.error is not None:
-                    rejects.append(jr.reject(piece.line, None, "JSON", piece.error, piece.raw))
-                    continue
-                envelope, why = _envelope(piece)
-                if why is not None:
-                    rejects.append(why)
-                    continue
-                assert envelope is not None
-                envelopes.append(envelope)
-                lines.append(piece.line)
-            copy = Path(tmp) / "records.ndjson"
-            jr.write_ndjson(envelopes, copy)
-            loaded = jr.load_records(
-                con,
-                copy,
-                columns=COLUMNS,
-                select=SELECT,
-                checks=CHECKS,
-                src=src,
-                lines=np.asarray(lines, dtype=np.int64),
-            )
-    jr.create_order_table(con, table, ORDER_EXPRS, loaded.recs, "items", _IS_ORDER)
-    streams = {
-        "events": jr.create_stream(
-            con,
-            f"{table}_events",
-            EVENT_FIELDS,
-            _events_sql(loaded.recs),
-            free_text=("detail", "free_detail"),
-        ),
-        "refunds": jr.create_stream(
-            con,
-            f"{table}_refunds",
-            REFUND_FIELDS,
-            _refunds_sql(loaded.recs),
-            free_text=("reason", "reason"),
-        ),
-    }
-    jr.drop_temp(con, src, f"{src}_pos")
-    return jr.finish(con, result, records=records, loaded=loaded, rejects=rejects, streams=streams)
+    return jr.parse_json_file(con, path, table, SPEC, fast=fast)

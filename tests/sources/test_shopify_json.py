@@ -21,6 +21,7 @@ import pytest
 from orderlens.contracts import (
     EVENT_FIELDS,
     GENERIC_FIELDS,
+    GENERIC_ORDER_FIELDS,
     PAYMENT_FIELDS,
     REFUND_FIELDS,
 )
@@ -140,45 +141,50 @@ def test_order_payload_maps_field_by_field(tmp_path: Path) -> None:
     ]
     start = line_of(path.read_text(), '"order": {')
     customer, billing = order["customer"], order["billing_address"]
+    row = got[0]
+    assert (row["channel"], row["source_channel"]) == ("online_store", order["source_name"])
+    assert row["order_status"] == "open"  # neither closed nor cancelled
+    assert row["created_at"] == order["created_at"]
+    assert row["currency"] == order["currency"]
+    assert row["subtotal"] == money(order["subtotal_price"])
+    assert row["total_discounts"] == money(order["total_discounts"])
+    assert row["discount_codes"] == ";".join(d["code"] for d in order["discount_codes"])
+    assert row["shipping"] == sum(money(s["price"]) or 0 for s in order["shipping_lines"])
+    assert row["shipping_method"] == order["shipping_lines"][0]["title"]
+    assert row["total_tax"] == money(order["total_tax"])
+    assert row["taxes_included"] is order["taxes_included"]
+    assert row["total"] == money(order["total_price"])
+    assert row["financial_status"] == order["financial_status"]
+    assert row["fulfillment_status"] == order["fulfillment_status"]
+    assert row["customer_id"] == str(customer["id"])
+    assert row["customer_email"] == order["email"]
+    assert row["customer_first_name"] == customer["first_name"]
+    assert row["customer_last_name"] == customer["last_name"]
+    assert row["customer_created_at"] == customer["created_at"]
+    assert row["billing_name"] == billing["name"]
+    assert row["billing_address1"] == billing["address1"]
+    assert row["billing_address2"] is None  # "" is no value
+    assert row["billing_city"] == billing["city"]
+    assert row["billing_province"] == billing["province_code"]
+    assert row["billing_zip"] == billing["zip"]
+    assert row["billing_country"] == billing["country_code"]
+    assert row["shipping_zip"] == order["shipping_address"]["zip"]
+    assert row["shipping_phone"] == order["shipping_address"]["phone"]
+    assert row["client_ip"] == order["client_details"]["browser_ip"]
+    assert row["user_agent"] is None
+    assert row["marketing_source"] == order["referring_site"]
+    assert row["payment_method"] == order["gateway"]
+    assert row["card_brand"] == order["payment_details"]["credit_card_company"]
+    assert row["card_last4"] == order["payment_details"]["credit_card_number"][-4:]
+    assert row["card_bin"] is None
+    # Later lines carry the order's id and number only (the first non-blank value wins).
+    order_fields = {f.name for f in GENERIC_ORDER_FIELDS} - {"source_order_id", "order_number"}
+    for later in got[1:]:
+        assert all(later[name] is None for name in order_fields)
     for number, (row, item) in enumerate(zip(got, items, strict=True), 1):
         assert (row["rec"], row["line"]) == (1, start)
         assert row["source_order_id"] == str(order["id"])
         assert row["order_number"] == order["name"]
-        assert (row["channel"], row["source_channel"]) == ("online_store", order["source_name"])
-        assert row["order_status"] == "open"  # neither closed nor cancelled
-        assert row["created_at"] == order["created_at"]
-        assert row["currency"] == order["currency"]
-        assert row["subtotal"] == money(order["subtotal_price"])
-        assert row["total_discounts"] == money(order["total_discounts"])
-        assert row["discount_codes"] == ";".join(d["code"] for d in order["discount_codes"])
-        assert row["shipping"] == sum(money(s["price"]) or 0 for s in order["shipping_lines"])
-        assert row["shipping_method"] == order["shipping_lines"][0]["title"]
-        assert row["total_tax"] == money(order["total_tax"])
-        assert row["taxes_included"] is order["taxes_included"]
-        assert row["total"] == money(order["total_price"])
-        assert row["financial_status"] == order["financial_status"]
-        assert row["fulfillment_status"] == order["fulfillment_status"]
-        assert row["customer_id"] == str(customer["id"])
-        assert row["customer_email"] == order["email"]
-        assert row["customer_first_name"] == customer["first_name"]
-        assert row["customer_last_name"] == customer["last_name"]
-        assert row["customer_created_at"] == customer["created_at"]
-        assert row["billing_name"] == billing["name"]
-        assert row["billing_address1"] == billing["address1"]
-        assert row["billing_address2"] is None  # "" is no value
-        assert row["billing_city"] == billing["city"]
-        assert row["billing_province"] == billing["province_code"]
-        assert row["billing_zip"] == billing["zip"]
-        assert row["billing_country"] == billing["country_code"]
-        assert row["shipping_zip"] == order["shipping_address"]["zip"]
-        assert row["shipping_phone"] == order["shipping_address"]["phone"]
-        assert row["client_ip"] == order["client_details"]["browser_ip"]
-        assert row["user_agent"] is None
-        assert row["marketing_source"] == order["referring_site"]
-        assert row["payment_method"] == order["gateway"]
-        assert row["card_brand"] == order["payment_details"]["credit_card_company"]
-        assert row["card_last4"] == order["payment_details"]["credit_card_number"][-4:]
-        assert row["card_bin"] is None
         # Line items, in order.
         assert row["line_number"] == number
         assert row["sku"] == item["sku"]
@@ -190,7 +196,7 @@ def test_order_payload_maps_field_by_field(tmp_path: Path) -> None:
         assert row["line_kind"] == "product"
 
     # The one fulfilment failed: an event that says so, with its tracking, and no shipment.
-    assert all(r["shipped_at"] is None and r["tracking_number"] is None for r in got)
+    assert got[0]["shipped_at"] is None and got[0]["tracking_number"] is None
     fulfilment = order["fulfillments"][0]
     events = rows(con, f"{TABLE}_events")
     assert [(e["source_order_id"], e["event"], e["occurred_at"], e["_line"]) for e in events] == [
@@ -459,7 +465,7 @@ def test_ndjson_broken_line_is_rejected_with_its_line_and_the_rest_loads(tmp_pat
     assert first["paid_at"] == "2024-03-10T09:16:00-05:00"
     # The card number typed into the note is redacted; the masked one is never stored.
     assert first["note"] == "call [card ••••1111] before 5pm"
-    assert result.cards_redacted == 6  # one per stored value: the note is on both lines
+    assert result.cards_redacted == 3
     assert not any("4111 1111" in t or "•••• 4242" in t for t in all_text(con))
     assert not any("4111 1111" in (r.raw_text or "") for r in result.rejects)
 
@@ -581,8 +587,10 @@ def test_generated_merchant_as_shopify_ndjson_parses_back_to_the_same_orders(
         assert report.orders == len(totals)
         got = con.execute(
             f"SELECT source_order_id, any_value(total), count(line_number), "
-            f"coalesce(sum(quantity), 0), any_value(channel) FROM {TABLE} GROUP BY ALL"
+            f"coalesce(sum(quantity), 0), any_value(channel), count(total) FROM {TABLE} "
+            "GROUP BY ALL"
         ).fetchall()
+        assert {r[5] for r in got} == {1}  # order fields on the first line only
         assert {r[0]: r[1] for r in got} == totals
         assert {r[0]: r[2] for r in got if r[2]} == dict(lines)
         assert {r[0]: r[3] for r in got if r[3]} == dict(units)
