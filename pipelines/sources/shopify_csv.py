@@ -155,6 +155,7 @@ PHONE_COLUMNS: tuple[str, ...] = ("Phone", "Billing Phone", "Shipping Phone")
 
 # ``2019-03-05 14:22:11 -0800``: Shopify's own timestamp format.
 _SHOPIFY_TS = r"^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-]\d{2})(\d{2})$"
+_SHOPIFY_TS_PADDED = r"^\s*(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-]\d{2})(\d{2})\s*$"
 # ``31/12/2023 22:36`` or ``3/5/19 4:07``: a date a spreadsheet rewrote.
 _SLASH_TS = r"^(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 _SCIENTIFIC = r"^(\d+)(?:[.,](\d*))?[eE]\+?(\d{1,2})$"
@@ -167,6 +168,12 @@ def _q(name: str) -> str:
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _raw(column: str) -> str:
+    """The column's text as received (``parse_csv`` reads an empty field as NULL); free text
+    is not trimmed, as in the generic format."""
+    return _q(column.lower())
 
 
 def _text(column: str) -> str:
@@ -284,7 +291,7 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS "
-        f"{_projection(src, present, day_first, name_to_id, bool(bad_records))}"
+        f"{_projection(src, present, stats, day_first, name_to_id, bool(bad_records))}"
     )
     if bad_records:
         con.execute(
@@ -648,15 +655,24 @@ def _exact_scientific(expr: str) -> str:
     )
 
 
-def _phone(column: str) -> str:
-    p = f"ltrim({_text(column)}, chr(39))"
+def _phone(column: str, scientific: bool) -> str:
+    """SQL: the phone without a spreadsheet's apostrophe; scientific notation expanded when
+    exact (that branch only in files that have such phones)."""
+    p = f"nullif(trim({_raw(column)}, chr(39) || ' '), '')"
+    if not scientific:
+        return p
     digits = f"regexp_extract({p}, {_lit(_SCIENTIFIC)}, 1) || regexp_extract({p}, {_lit(_SCIENTIFIC)}, 2)"
-    return f"nullif(CASE WHEN {_exact_scientific(p)} THEN {digits} ELSE {p} END, '')"
+    return f"CASE WHEN {_exact_scientific(p)} THEN {digits} ELSE {p} END"
 
 
-def _timestamp(column: str, day_first: bool) -> str:
-    """SQL: the column's timestamp as ISO 8601 (see the module docstring)."""
-    t = _text(column)
+def _timestamp(column: str, slash_dates: bool, day_first: bool) -> str:
+    """SQL: the column's timestamp as ISO 8601 (see the module docstring). A value in no
+    known format is kept as received. The spreadsheet branch is only in files that need it."""
+    raw = _raw(column)
+    shopify = f"regexp_replace({raw}, {_lit(_SHOPIFY_TS_PADDED)}, '\\1T\\2\\3:\\4')"
+    if not slash_dates:
+        return shopify
+    t = f"trim({raw})"
     parts = f"regexp_extract({t}, {_lit(_SLASH_TS)}, ['a', 'b', 'y', 'h', 'mi', 's'])"
     day, month = ("a", "b") if day_first else ("b", "a")
 
@@ -671,10 +687,8 @@ def _timestamp(column: str, day_first: bool) -> str:
     )
     slash = f"strftime(try_strptime({text}, '%Y-%m-%d %H:%M:%S'), '%Y-%m-%dT%H:%M:%S')"
     return (
-        f"CASE WHEN regexp_full_match({t}, {_lit(_SHOPIFY_TS)}) "
-        f"THEN {t}[1:10] || 'T' || {t}[12:19] || {t}[21:23] || ':' || {t}[24:25] "
-        f"WHEN regexp_full_match({t}, {_lit(_SLASH_TS)}) THEN coalesce({slash}, {t}) "
-        f"ELSE {t} END"
+        f"CASE WHEN contains({raw}, '/') AND regexp_full_match({t}, {_lit(_SLASH_TS)}) "
+        f"THEN coalesce({slash}, {raw}) ELSE {shopify} END"
     )
 
 
@@ -686,6 +700,7 @@ def _typed(column: str) -> str:
 def _projection(
     src: str,
     present: set[str],
+    stats: _Stats,
     day_first: bool,
     name_to_id: dict[str, str],
     has_bad: bool,
@@ -702,7 +717,8 @@ def _projection(
         order_id = f"coalesce(o._order_id, {fallback}, {name})"
     else:
         order_id = name
-    zip_ = lambda c: f"nullif(ltrim({_text(c)}, ''''), '')"  # noqa: E731
+    zip_ = lambda c: f"nullif(trim({_raw(c)}, chr(39) || ' '), '')"  # noqa: E731
+    slash, scientific = stats.slash_dates > 0, stats.scientific_phones > 0
     token = _payment_reference(present)
     columns: dict[str, str] = {
         "source_order_id": order_id,
@@ -710,51 +726,51 @@ def _projection(
         "store": "NULL",
         "channel": f"CASE WHEN o._pos = 1 THEN coalesce({channel_sql(_q('source'))}, "
         f"'online_store') END",
-        "source_channel": _text("Source"),
+        "source_channel": _raw("Source"),
         "order_status": "NULL",
-        "created_at": _timestamp("Created at", day_first),
+        "created_at": _timestamp("Created at", slash, day_first),
         "currency": f"upper({_text('Currency')})",
         "subtotal": _typed("Subtotal"),
         "total_discounts": _typed("Discount Amount"),
-        "discount_codes": _text("Discount Code"),
+        "discount_codes": _raw("Discount Code"),
         "shipping": _typed("Shipping"),
-        "shipping_method": _text("Shipping Method"),
+        "shipping_method": _raw("Shipping Method"),
         "total_tax": _typed("Taxes"),
         "taxes_included": "NULL",
         "total": _typed("Total"),
         "financial_status": f"lower({_text('Financial Status')})",
         "fulfillment_status": f"lower({_text('Fulfillment Status')})",
-        "paid_at": _timestamp("Paid at", day_first),
-        "cancelled_at": _timestamp("Cancelled at", day_first),
+        "paid_at": _timestamp("Paid at", slash, day_first),
+        "cancelled_at": _timestamp("Cancelled at", slash, day_first),
         "promised_delivery_date": "NULL",
-        "note": _text("Notes"),
+        "note": _raw("Notes"),
         "customer_id": "NULL",
-        "customer_email": _text("Email"),
-        "customer_phone": f"coalesce({_phone('Phone')}, {_phone('Billing Phone')})",
+        "customer_email": _raw("Email"),
+        "customer_phone": f"coalesce({_phone('Phone', scientific)}, {_phone('Billing Phone', scientific)})",
         "customer_first_name": "NULL",
         "customer_last_name": "NULL",
         "customer_created_at": "NULL",
-        "billing_name": _text("Billing Name"),
-        "billing_address1": f"coalesce({_text('Billing Address1')}, {_text('Billing Street')})",
-        "billing_address2": _text("Billing Address2"),
-        "billing_city": _text("Billing City"),
-        "billing_province": _text("Billing Province"),
+        "billing_name": _raw("Billing Name"),
+        "billing_address1": f"coalesce({_raw('Billing Address1')}, {_raw('Billing Street')})",
+        "billing_address2": _raw("Billing Address2"),
+        "billing_city": _raw("Billing City"),
+        "billing_province": _raw("Billing Province"),
         "billing_zip": zip_("Billing Zip"),
-        "billing_country": _text("Billing Country"),
-        "shipping_name": _text("Shipping Name"),
-        "shipping_address1": f"coalesce({_text('Shipping Address1')}, {_text('Shipping Street')})",
-        "shipping_address2": _text("Shipping Address2"),
-        "shipping_city": _text("Shipping City"),
-        "shipping_province": _text("Shipping Province"),
+        "billing_country": _raw("Billing Country"),
+        "shipping_name": _raw("Shipping Name"),
+        "shipping_address1": f"coalesce({_raw('Shipping Address1')}, {_raw('Shipping Street')})",
+        "shipping_address2": _raw("Shipping Address2"),
+        "shipping_city": _raw("Shipping City"),
+        "shipping_province": _raw("Shipping Province"),
         "shipping_zip": zip_("Shipping Zip"),
-        "shipping_country": _text("Shipping Country"),
-        "shipping_phone": _phone("Shipping Phone"),
+        "shipping_country": _raw("Shipping Country"),
+        "shipping_phone": _phone("Shipping Phone", scientific),
         "client_ip": "NULL",
         "user_agent": "NULL",
-        "device_id": _text("Device ID"),
+        "device_id": _raw("Device ID"),
         "source_risk_level": f"lower({_text('Risk Level')})",
         "marketing_source": "NULL",
-        "payment_method": _text("Payment Method"),
+        "payment_method": _raw("Payment Method"),
         "payment_token": f"CASE WHEN NOT regexp_full_match({token}, {_lit(_CARD_LIKE)}) "
         f"THEN {token} END",
         "card_brand": "NULL",
@@ -764,20 +780,20 @@ def _projection(
         "refunded_at": "NULL",
         "carrier": "NULL",
         "tracking_number": "NULL",
-        "shipped_at": _timestamp("Fulfilled at", day_first),
+        "shipped_at": _timestamp("Fulfilled at", slash, day_first),
         "delivered_at": "NULL",
         "line_number": "o._pos",
-        "sku": _text("Lineitem sku"),
-        "product_name": _text("Lineitem name"),
+        "sku": _raw("Lineitem sku"),
+        "product_name": _raw("Lineitem name"),
         "quantity": _typed("Lineitem quantity"),
         "unit_price": _typed("Lineitem price"),
         "line_discount": _typed("Lineitem discount"),
         "line_tax": "NULL",
-        "vendor": _text("Vendor"),
+        "vendor": _raw("Vendor"),
         "product_category": "NULL",
         "line_kind": "NULL",
         "requires_shipping": f"TRY_CAST({_text('Lineitem requires shipping')} AS BOOLEAN)",
-        "fulfillment_location": _text("Location"),
+        "fulfillment_location": _raw("Location"),
     }
     select = ",\n  ".join(
         f"CAST({columns[f.name]} AS {f.type}) AS {_q(f.name)}" for f in GENERIC_FIELDS
