@@ -1,14 +1,18 @@
 """Shopify order NDJSON: our parse, as a ratio to DuckDB's bare CREATE TABLE AS read_json.
 
 Input: a generated merchant (``generate_merchant``, no injected defects) of ``--orders``
-orders, converted to one Shopify REST order NDJSON file (``write_shopify_ndjson``), built
-in a temporary folder and deleted afterwards. Both sides read that file into a fresh
-DuckDB database file: the bare side with ``CREATE TABLE t AS SELECT * FROM read_json(path,
-format = 'newline_delimited')`` (DuckDB infers the nested types and stores the orders
-whole); ours with ``pipelines.sources.shopify_json.parse`` (explicit types, one row per line
-item with the order fields, record numbers and physical lines, the payment, event and
-refund streams, reject checks and card-number redaction). Target: ratio <= 1.5 at
-1,000,000 orders.
+orders, converted to one Shopify REST order NDJSON file (``write_shopify_ndjson``), built in
+a temporary folder and deleted afterwards. Orders are in the order they were placed, every
+source mixed, as a store's API returns them: DuckDB infers types from the first rows, and a
+file sorted by source would start with thousands of marketplace orders without card or
+browser data, letting the bare side skip those fields.
+
+Both sides read that file into a fresh DuckDB database file: the bare side with ``CREATE
+TABLE t AS SELECT * FROM read_json(path, format = 'newline_delimited')`` (DuckDB infers the
+nested types and stores the orders whole); ours with ``pipelines.sources.shopify_json.parse``
+(explicit types, one row per line item with the order fields on its first, record numbers
+and physical lines, the payment, event and refund streams, reject checks and card-number
+redaction). Target: ratio <= 1.5 at 1,000,000 orders.
 """
 
 from __future__ import annotations
