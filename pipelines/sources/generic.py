@@ -677,20 +677,36 @@ def parse_ndjson(
     unknown keys are reported and ignored.
     """
     result = ParseResult(table=table, file_format="ndjson")
-    src = _sql_str(str(path))
-    try:
+
+    def read(source: Path) -> None:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table}_all AS "
             "SELECT unnest(parts) AS _text, generate_subscripts(parts, 1) AS "
             f"{LINE} FROM (SELECT string_split(replace(content, chr(13), ''), chr(10)) AS parts "
-            f"FROM read_text({src}))"
+            f"FROM read_text({_sql_str(str(source))}))"
         )
-    except duckdb.Error as exc:
-        result.rows_sql = _typed_empty(con, table, fields, temporary)
-        reason = f"not a readable UTF-8 text file ({str(exc).splitlines()[0]})"
-        result.notes.append(f"file rejected: {reason}")
-        result.rejects.append(Reject(1, None, "FORMAT", reason, None))
-        return result
+
+    bad_encoding: list[Reject] = []
+    try:
+        read(path)
+    except duckdb.InvalidInputException:
+        # Lines that are not UTF-8 are rejected one by one (blanked in a scratch copy, so
+        # every other line keeps its number); nothing is silently replaced.
+        clean: list[bytes] = []
+        for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+            try:
+                raw.decode("utf-8")
+                clean.append(raw)
+            except UnicodeDecodeError:
+                clean.append(b"")
+                shown, _ = redact_card_numbers(raw.decode("utf-8", "replace")[:2000])
+                bad_encoding.append(
+                    Reject(number, None, "INVALID ENCODING", _REASONS["INVALID ENCODING"], shown)
+                )
+        with tempfile.TemporaryDirectory(prefix="orderlens-ndjson-") as scratch:
+            copy = Path(scratch) / "clean.ndjson"
+            copy.write_bytes(b"\n".join(clean))
+            read(copy)
     con.execute(f"DELETE FROM {table}_all WHERE trim(_text) = ''")
     con.execute(
         f"ALTER TABLE {table}_all ADD COLUMN _object BOOLEAN DEFAULT false; "
@@ -761,8 +777,11 @@ def parse_ndjson(
         f"(ORDER BY {LINE}) AS {RECORD_NO}, {LINE} FROM {table}_all WHERE NOT _bad "
         f"ORDER BY {LINE}"
     )
-    result.records = int(scalar(con, f"SELECT count(*) FROM {table}_all") or 0)
-    result.rejected_records = int(scalar(con, f"SELECT count(*) FROM {table}_all WHERE _bad") or 0)
+    result.rejects = sorted([*bad_encoding, *result.rejects], key=lambda r: r.line)
+    result.records = int(scalar(con, f"SELECT count(*) FROM {table}_all") or 0) + len(bad_encoding)
+    result.rejected_records = int(
+        scalar(con, f"SELECT count(*) FROM {table}_all WHERE _bad") or 0
+    ) + len(bad_encoding)
     result.loaded = result.records - result.rejected_records
     con.execute(f"DROP TABLE IF EXISTS {table}_all")
     result.rows_sql = rows_sql(table)
