@@ -692,20 +692,20 @@ def parse_ndjson(
     except duckdb.InvalidInputException:
         # Lines that are not UTF-8 are rejected one by one (blanked in a scratch copy, so
         # every other line keeps its number); nothing is silently replaced.
-        clean: list[bytes] = []
+        kept: list[bytes] = []
         for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
             try:
                 raw.decode("utf-8")
-                clean.append(raw)
+                kept.append(raw)
             except UnicodeDecodeError:
-                clean.append(b"")
+                kept.append(b"")
                 shown, _ = redact_card_numbers(raw.decode("utf-8", "replace")[:2000])
                 bad_encoding.append(
                     Reject(number, None, "INVALID ENCODING", _REASONS["INVALID ENCODING"], shown)
                 )
         with tempfile.TemporaryDirectory(prefix="orderlens-ndjson-") as scratch:
             copy = Path(scratch) / "clean.ndjson"
-            copy.write_bytes(b"\n".join(clean))
+            copy.write_bytes(b"\n".join(kept))
             read(copy)
     con.execute(f"DELETE FROM {table}_all WHERE trim(_text) = ''")
     con.execute(
