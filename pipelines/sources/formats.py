@@ -100,10 +100,6 @@ def detect(path: Path) -> SourceFormat:
     """The format of a landing file (the generic format when nothing else claims it)."""
     head = read_head(path)
     for source_format in FORMATS[:-1]:
-        try:
-            module = source_format.load()
-        except ModuleNotFoundError:
-            continue
-        if module.sniff(path, head):
+        if source_format.load().sniff(path, head):
             return source_format
     return FORMATS[-1]
