@@ -540,7 +540,8 @@ def create_stream(
     select: str,
     free_text: tuple[str, str] | None = None,
 ) -> tuple[int, int]:
-    """Create stream table ``name`` (the stream's fields with their types, then ``_line``)
+    """Create stream table ``name`` (the stream's fields with their types, then
+    ``_record_no`` and ``_line``)
     from a SELECT producing those columns by name; dropped again when empty. Returns its
     rows and the card numbers redacted.
 
@@ -562,7 +563,116 @@ def create_stream(
             exprs[column] = f"nullif(concat_ws('; ', {quote(column)}, {quote(free)}), '')"
     cols = ", ".join(f"CAST({exprs[f.name]} AS {f.type}) AS {quote(f.name)}" for f in fields)
     con.execute(
-        f"CREATE OR REPLACE TABLE {name} AS SELECT {cols}, CAST({LINE} AS BIGINT) AS {LINE} "
+        f"CREATE OR REPLACE TABLE {name} AS SELECT {cols}, "
+        f"CAST({RECORD_NO} AS BIGINT) AS {RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} "
+        f"FROM {staged}"
+    )
+    con.execute(f"DROP TABLE {staged}")
+    count = int(scalar(con, f"SELECT count(*) FROM {name}"))
+    if count == 0:
+        con.execute(f"DROP TABLE {name}")
+    return count, redacted
+
+
+_ON_EVERY_LINE = frozenset({"source_order_id", "order_number"})
+
+
+def create_order_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    exprs: dict[str, str],
+    recs: str,
+    items: str,
+    is_order: str,
+) -> None:
+    """``table`` (every generic field, typed, in contract order, then ``_record_no`` and
+    ``_line``) and ``<table>_lines`` (``_record_no``, ``_line``), aligned row by row.
+
+    ``exprs``: SQL of each field; order fields over the record ``r``, line fields over one
+    element ``li`` of its list ``items`` (numbered ``li_no``). Order fields are computed once
+    per order and written on its first line (id and number on every line); an order
+    without items gets one row whose line fields are NULL.
+    """
+    from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS
+
+    def typed(fields: Sequence[Any]) -> str:
+        return ", ".join(
+            f"CAST({exprs.get(f.name, 'NULL')} AS {f.type}) AS {quote(f.name)}" for f in fields
+        )
+
+    count = f"len(coalesce(r.{items}, []))"
+    orders = (
+        f"SELECT {typed(GENERIC_ORDER_FIELDS)}, r.{RECORD_NO}, r.{LINE}, "
+        f"CASE WHEN {count} = 0 THEN [NULL] ELSE r.{items} END AS _items "
+        f"FROM {recs} r WHERE {is_order}"
+    )
+    lines = (
+        "SELECT o.* EXCLUDE (_items), unnest(o._items) AS li, "
+        f"unnest(range(1, len(o._items) + 1)) AS li_no FROM ({orders}) o"
+    )
+    # Order fields on an order's first line only (the contract's "first non-blank value
+    # wins"); the order's id and number stay on every line.
+    order_names = ", ".join(
+        quote(f.name)
+        if f.name in _ON_EVERY_LINE
+        else f"CASE WHEN li_no = 1 THEN {quote(f.name)} END AS {quote(f.name)}"
+        for f in GENERIC_ORDER_FIELDS
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table} AS SELECT {order_names}, "
+        f"{typed(GENERIC_LINE_FIELDS)}, {RECORD_NO}, {LINE} FROM ({lines})"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TABLE {table}_lines AS SELECT CAST({RECORD_NO} AS BIGINT) AS "
+        f"{RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} FROM {table}"
+    )
+
+
+def order_rows_sql(table: str) -> str:
+    """The parsed rows in file order with their record number and physical line."""
+    return (
+        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* EXCLUDE ({RECORD_NO}, {LINE}) "
+        f"FROM {table} t POSITIONAL JOIN {table}_lines l"
+    )
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
+    for name in names:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def create_stream(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    fields: Sequence[Any],
+    select: str,
+    free_text: tuple[str, str] | None = None,
+) -> tuple[int, int]:
+    """Create stream table ``name`` (the stream's fields with their types, then
+    ``_record_no`` and ``_line``)
+    from a SELECT producing those columns by name; dropped again when empty. Returns its
+    rows and the card numbers redacted.
+
+    ``free_text`` = (column, free-text column of the SELECT): text people typed (a refund
+    note) is redacted on its own, then appended to the column ('; '-separated). Values the
+    parser composed from identifiers (tracking numbers, ids) are never scanned: a long id
+    passes the Luhn check one time in ten.
+    """
+    from pipelines.sources.generic import redact_card_columns
+
+    staged = f"_{name}_staged"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {select}")
+    redacted = 0
+    exprs = {f.name: quote(f.name) for f in fields}
+    if free_text is not None:
+        column, free = free_text
+        redacted = redact_card_columns(con, staged, [free])
+        if free != column:
+            exprs[column] = f"nullif(concat_ws('; ', {quote(column)}, {quote(free)}), '')"
+    cols = ", ".join(f"CAST({exprs[f.name]} AS {f.type}) AS {quote(f.name)}" for f in fields)
+    con.execute(
+        f"CREATE OR REPLACE TABLE {name} AS SELECT {cols}, "
+        f"CAST({RECORD_NO} AS BIGINT) AS {RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} "
         f"FROM {staged}"
     )
     con.execute(f"DROP TABLE {staged}")
@@ -653,15 +763,15 @@ def refund_rows_sql(per_refund: str) -> str:
         "WITH rf AS (SELECT *, coalesce(list_sum(list_transform(items, lambda i: i.value)), 0) "
         f"AS item_value, len(coalesce(items, [])) AS n_items FROM ({per_refund})) "
         "SELECT refund_id, _order AS source_order_id, _at AS refunded_at, amount, "
-        f"_currency AS currency, sku, quantity, reason, NULL AS customer_id, {LINE} FROM ("
+        f"_currency AS currency, sku, quantity, reason, NULL AS customer_id, {RECORD_NO}, {LINE} FROM ("
         "SELECT refund_id, _order, _at, "
         "CASE WHEN paid IS NULL OR paid >= item_value THEN i.item.value END AS amount, "
-        f"_currency, i.item.sku AS sku, i.item.quantity AS quantity, reason, {LINE} "
+        f"_currency, i.item.sku AS sku, i.item.quantity AS quantity, reason, {RECORD_NO}, {LINE} "
         "FROM rf, (SELECT unnest(rf.items) AS item) i "
         "UNION ALL "
         "SELECT refund_id, _order, _at, "
         "CASE WHEN n_items = 0 OR paid < item_value THEN paid ELSE paid - item_value END, "
-        f"_currency, NULL, NULL, reason, {LINE} "
+        f"_currency, NULL, NULL, reason, {RECORD_NO}, {LINE} "
         "FROM rf WHERE paid IS NOT NULL AND (n_items = 0 OR paid <> item_value))"
     )
 

@@ -49,7 +49,7 @@ from orderlens.contracts import (
     channel_sql,
 )
 from pipelines.sources import json_records as jr
-from pipelines.sources.generic import LINE, ParseResult, Reject
+from pipelines.sources.generic import LINE, RECORD_NO, ParseResult, Reject
 
 FORMAT = "shopify_json"
 
@@ -398,14 +398,14 @@ _IS_ORDER = "coalesce(r._kind, 'order') = 'order'"
 
 def _payments_sql(recs: str) -> str:
     own = (
-        f"SELECT r.id AS _order, r.{LINE}, u.i AS _seq, u.t.id AS _id, u.t.kind AS _kind2, "
+        f"SELECT r.id AS _order, r.{LINE}, r.{RECORD_NO}, u.i AS _seq, u.t.id AS _id, u.t.kind AS _kind2, "
         "u.t.gateway, u.t.status, u.t.amount, u.t.currency, u.t.authorization AS _auth, "
         "coalesce(u.t.processed_at, u.t.created_at) AS _at, u.t.brand, u.t.bin, u.t.last4 "
         f"FROM {recs} r, (SELECT unnest(r.transactions) AS t, "
         "unnest(range(1, len(r.transactions) + 1)) AS i) u"
     )
     refunds = (
-        f"SELECT r.id AS _order, r.{LINE}, 1000 * f.i + u.i AS _seq, u.t.id, "
+        f"SELECT r.id AS _order, r.{LINE}, r.{RECORD_NO}, 1000 * f.i + u.i AS _seq, u.t.id, "
         "coalesce(u.t.kind, 'refund'), u.t.gateway, u.t.status, u.t.amount, u.t.currency, "
         "u.t.authorization, coalesce(u.t.processed_at, u.t.created_at, f.r2.processed_at, "
         "f.r2.created_at), NULL, NULL, NULL "
@@ -415,7 +415,7 @@ def _payments_sql(recs: str) -> str:
         "unnest(range(1, len(f.r2.transactions) + 1)) AS i) u"
     )
     gateways = (
-        f"SELECT r.id, r.{LINE}, 0, NULL, NULL, g.name, NULL, "
+        f"SELECT r.id, r.{LINE}, r.{RECORD_NO}, 0, NULL, NULL, g.name, NULL, "
         f"CASE WHEN g.n = 1 THEN r.total_price END, r.currency, NULL, NULL, "
         f"r.pd_brand, left(r.pd_bin, 6), r.pd_last4 "
         f"FROM {recs} r, (SELECT unnest(gw) AS name, len(gw) AS n FROM (SELECT "
@@ -430,7 +430,7 @@ def _payments_sql(recs: str) -> str:
         f"{txt('currency')} AS currency, NULL AS installments, {txt('status')} AS payment_status, "
         f"{txt('_kind2')} AS payment_kind, coalesce({txt('_auth')}, {txt('_id')}) AS payment_token, "
         f"{txt('brand')} AS card_brand, last4 AS card_last4, bin AS card_bin, "
-        f"{txt('_at')} AS paid_at, {LINE} "
+        f"{txt('_at')} AS paid_at, {RECORD_NO}, {LINE} "
         f"FROM ({own} UNION ALL {refunds} UNION ALL {gateways})"
     )
 
@@ -459,24 +459,24 @@ def _events_sql(recs: str) -> str:
             ("status", "u.f.status"),
             ("fulfillment", "u.f.id"),
         )
-        + f", r.{LINE}, NULL FROM {recs} r, {fulfillments}",
+        + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r, {fulfillments}",
         "SELECT r.id, 'delivered', u.f.updated_at, "
         + _detail(("carrier", "u.f.tracking_company"), ("tracking", "u.f.tracking_number"))
-        + f", r.{LINE}, NULL FROM {recs} r, {fulfillments} "
+        + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r, {fulfillments} "
         "WHERE lower(u.f.shipment_status) = 'delivered'",
         "SELECT r.id, 'refunded', coalesce(u.f.processed_at, u.f.created_at), "
         + _detail(
             ("refund", "u.f.id"),
             ("amount", f"CAST({_refund_money('u.f')} AS VARCHAR)"),
         )
-        + f", r.{LINE}, {_detail(('note', 'u.f.note'))} FROM {recs} r, (SELECT unnest(r.refunds) AS f) u",
+        + f", r.{LINE}, r.{RECORD_NO}, {_detail(('note', 'u.f.note'))} FROM {recs} r, (SELECT unnest(r.refunds) AS f) u",
         "SELECT r.id, 'cancelled', r.cancelled_at, "
         + _detail(("reason", "r.cancel_reason"))
-        + f", r.{LINE}, NULL FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.cancelled_at')} IS NOT NULL",
-        f"SELECT r.id, 'closed', r.closed_at, NULL, r.{LINE}, NULL FROM {recs} r "
+        + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.cancelled_at')} IS NOT NULL",
+        f"SELECT r.id, 'closed', r.closed_at, NULL, r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r "
         f"WHERE {_IS_ORDER} AND {txt('r.closed_at')} IS NOT NULL",
         "SELECT r.id, 'processed', r.processed_at, 'order date set by the app that imported "
-        f"it', r.{LINE}, NULL FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.processed_at')} "
+        f"it', r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.processed_at')} "
         f"IS NOT NULL AND r.processed_at <> coalesce(r.created_at, '')",
         "SELECT r.id, 'risk_assessed', NULL, "
         + _detail(
@@ -487,7 +487,7 @@ def _events_sql(recs: str) -> str:
             ("message", "u.k.message"),
             ("risk", "u.k.id"),
         )
-        + f", r.{LINE}, NULL FROM {recs} r, (SELECT unnest(r.risks) AS k) u",
+        + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r, (SELECT unnest(r.risks) AS k) u",
         "SELECT r.id, 'disputed', u.d.initiated_at, "
         + _detail(
             ("type", "u.d.type"),
@@ -496,14 +496,13 @@ def _events_sql(recs: str) -> str:
             ("amount", "u.d.amount || ' ' || coalesce(u.d.currency, '')"),
             ("dispute", "u.d.id"),
         )
-        + f", r.{LINE}, NULL FROM {recs} r, (SELECT unnest(r.disputes) AS d) u",
+        + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r, (SELECT unnest(r.disputes) AS d) u",
     ]
     union = " UNION ALL ".join(parts)
     return (
         "SELECT c0 AS source_order_id, c1 AS event, "
-        f"{txt('c2')} AS occurred_at, c3 AS detail, c4 AS {LINE}, c5 AS free_detail FROM ("
-        + union
-        + ") t(c0, c1, c2, c3, c4, c5)"
+        f"{txt('c2')} AS occurred_at, c3 AS detail, c4 AS {LINE}, c6 AS {RECORD_NO}, "
+        "c5 AS free_detail FROM (" + union + ") t(c0, c1, c2, c3, c4, c6, c5)"
     )
 
 
@@ -522,7 +521,7 @@ def _refunds_sql(recs: str) -> str:
         + ")})"
     )
     per_refund = (
-        f"SELECT u.f.id AS refund_id, r.id AS _order, r.{LINE}, "
+        f"SELECT u.f.id AS refund_id, r.id AS _order, r.{LINE}, r.{RECORD_NO}, "
         f"coalesce({txt('u.f.processed_at')}, {txt('u.f.created_at')}) AS _at, "
         "coalesce(list_filter(list_transform(u.f.transactions, lambda t: t.currency), "
         f"lambda c: c IS NOT NULL)[1], r.currency) AS _currency, {txt('u.f.note')} AS reason, "

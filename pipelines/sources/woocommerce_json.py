@@ -38,7 +38,7 @@ import duckdb
 
 from orderlens.contracts import EVENT_FIELDS, REFUND_FIELDS
 from pipelines.sources import json_records as jr
-from pipelines.sources.generic import LINE, ParseResult, Reject
+from pipelines.sources.generic import LINE, RECORD_NO, ParseResult, Reject
 
 FORMAT = "woocommerce_json"
 BATCH_KEYS: frozenset[str] = frozenset({"create", "update", "delete"})
@@ -284,25 +284,25 @@ def _events_sql(recs: str) -> str:
     parts = [
         "SELECT r.id AS c0, 'refunded' AS c1, NULL AS c2, "
         f"concat_ws('; ', 'refund: ' || u.f.id, 'amount: ' || abs({money('u.f.total')})) AS c3, "
-        f"r.{LINE} AS c4, 'reason: ' || {txt('u.f.refund')} AS c5 "
+        f"r.{LINE} AS c4, r.{RECORD_NO} AS c6, 'reason: ' || {txt('u.f.refund')} AS c5 "
         f"FROM {recs} r, (SELECT unnest(r.refunds) AS f) u",
         "SELECT r.id, 'refunded', "
         f"coalesce({utc('u.f.date_created_gmt')}, {txt('u.f.date_created')}), "
-        f"concat_ws('; ', 'refund: ' || u.f.id, 'amount: ' || {money('u.f.amount')}), r.{LINE}, "
+        f"concat_ws('; ', 'refund: ' || u.f.id, 'amount: ' || {money('u.f.amount')}), r.{LINE}, r.{RECORD_NO}, "
         f"'reason: ' || {txt('u.f.reason')} "
         f"FROM {recs} r, (SELECT unnest(r.refund_payloads) AS f) u",
-        f"SELECT r.id, 'cancelled', {ORDER_EXPRS['cancelled_at']}, NULL, r.{LINE}, NULL "
+        f"SELECT r.id, 'cancelled', {ORDER_EXPRS['cancelled_at']}, NULL, r.{LINE}, r.{RECORD_NO}, NULL "
         f"FROM {recs} r WHERE {_IS_ORDER} AND {_STATUS} = 'cancelled'",
         "SELECT r.id, 'deleted', NULL, 'in the delete list of a batch response', "
-        f"r.{LINE}, NULL FROM {recs} r WHERE {_IS_ORDER} AND r._deleted = 'true'",
+        f"r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r WHERE {_IS_ORDER} AND r._deleted = 'true'",
         "SELECT r.id, 'note', "
-        f"coalesce({utc('u.n.date_created_gmt')}, {txt('u.n.date_created')}), NULL, r.{LINE}, "
+        f"coalesce({utc('u.n.date_created_gmt')}, {txt('u.n.date_created')}), NULL, r.{LINE}, r.{RECORD_NO}, "
         "CASE WHEN TRY_CAST(u.n.customer_note AS BOOLEAN) THEN 'to customer: ' ELSE '' END "
         f"|| {txt('u.n.note')} FROM {recs} r, (SELECT unnest(r.notes) AS n) u",
     ]
     return (
         "SELECT c0 AS source_order_id, c1 AS event, c2 AS occurred_at, "
-        f"nullif(c3, '') AS detail, c4 AS {LINE}, c5 AS free_detail "
+        f"nullif(c3, '') AS detail, c4 AS {LINE}, c6 AS {RECORD_NO}, c5 AS free_detail "
         f"FROM ({' UNION ALL '.join(parts)})"
     )
 
@@ -311,7 +311,7 @@ def _refunds_sql(recs: str) -> str:
     summaries = (
         "SELECT u.f.id AS refund_id, r.id AS _order, NULL AS _at, r.currency AS _currency, "
         f"{txt('u.f.refund')} AS reason, [] AS items, abs({money('u.f.total')}) AS paid, "
-        f"r.{LINE} FROM {recs} r, (SELECT unnest(r.refunds) AS f) u"
+        f"r.{LINE}, r.{RECORD_NO} FROM {recs} r, (SELECT unnest(r.refunds) AS f) u"
     )
     items = (
         "list_transform(u.f.line_items, lambda x: {'sku': "
@@ -327,7 +327,7 @@ def _refunds_sql(recs: str) -> str:
     payloads = (
         "SELECT u.f.id, r.id, "
         f"coalesce({utc('u.f.date_created_gmt')}, {txt('u.f.date_created')}), r.currency, "
-        f"{txt('u.f.reason')}, {items}, abs({money('u.f.amount')}), r.{LINE} "
+        f"{txt('u.f.reason')}, {items}, abs({money('u.f.amount')}), r.{LINE}, r.{RECORD_NO} "
         f"FROM {recs} r, (SELECT unnest(r.refund_payloads) AS f) u"
     )
     return jr.refund_rows_sql(f"{summaries} UNION ALL {payloads}")

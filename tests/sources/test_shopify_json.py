@@ -114,6 +114,7 @@ def assert_stream_shape(con: duckdb.DuckDBPyConnection, name: str, fields: Any) 
     described = con.execute(f"DESCRIBE {TABLE}_{name}").fetchall()
     assert [(r[0], r[1]) for r in described] == [
         *((f.name, f.type) for f in fields),
+        ("_record_no", "BIGINT"),
         ("_line", "BIGINT"),
     ]
 

@@ -268,6 +268,7 @@ def test_notes_become_events_of_their_order(tmp_path: Path) -> None:
     described = con.execute(f"DESCRIBE {TABLE}_events").fetchall()
     assert [(r[0], r[1]) for r in described] == [
         *((f.name, f.type) for f in EVENT_FIELDS),
+        ("_record_no", "BIGINT"),
         ("_line", "BIGINT"),
     ]
 
@@ -332,5 +333,6 @@ def test_refund_stream_shape(tmp_path: Path) -> None:
     described = con.execute(f"DESCRIBE {TABLE}_refunds").fetchall()
     assert [(r[0], r[1]) for r in described] == [
         *((f.name, f.type) for f in REFUND_FIELDS),
+        ("_record_no", "BIGINT"),
         ("_line", "BIGINT"),
     ]
