@@ -523,12 +523,13 @@ def _typed_failures(
     """Every typed value that does not parse, and every row without a Name (it belongs to no
     order), with its record's text."""
     conditions = {
-        c: f"trim({_q(c.lower())}) <> '' AND TRY_CAST(trim({_q(c.lower())}) AS {t}) IS NULL"
-        for c, t in TYPED_COLUMNS
+        c: f"{_raw(c)} IS NOT NULL AND {_typed(c)} IS NULL AND trim({_raw(c)}) <> ''"
+        for c, _ in TYPED_COLUMNS
         if c.lower() in present
     }
     conditions["Name"] = "coalesce(trim(\"name\"), '') = ''"
-    # The WHERE runs the casts once per row; the lists are built for failing rows only.
+    # The WHERE tests each condition left to right on the rows still in play; the lists are
+    # built for failing rows only.
     any_failing = " OR ".join(f"({c})" for c in conditions.values())
     failing = (
         "list_filter(["
@@ -693,8 +694,11 @@ def _timestamp(column: str, slash_dates: bool, day_first: bool) -> str:
 
 
 def _typed(column: str) -> str:
+    """SQL: the column's value typed; NULL when blank or not valid (DuckDB's number casts
+    accept surrounding blanks themselves, its boolean cast does not)."""
     kind = dict(TYPED_COLUMNS)[column]
-    return f"TRY_CAST({_text(column)} AS {kind})"
+    value = _text(column) if kind == "BOOLEAN" else _raw(column)
+    return f"TRY_CAST({value} AS {kind})"
 
 
 def _projection(

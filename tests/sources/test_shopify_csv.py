@@ -377,6 +377,15 @@ def test_a_bad_money_value_rejects_its_record_with_line_and_column(tmp_path: Pat
     ]
 
 
+def test_amounts_with_blanks_around_them_load(tmp_path: Path) -> None:
+    rows = order("#1", "1", [{"Lineitem price": " 12.50 ", "Lineitem requires shipping": " TRUE"}])
+    rows += order("#2", "2", [{}], Total="   ")
+    result, parsed, _ = parse(write_export(tmp_path / "orders.csv", rows))
+    assert (result.loaded, result.rejects) == (2, [])
+    assert (parsed[0]["unit_price"], parsed[0]["requires_shipping"]) == (Decimal("12.50"), True)
+    assert parsed[1]["total"] is None
+
+
 def test_a_truncated_last_row_is_reported(tmp_path: Path) -> None:
     path = write_export(tmp_path / "orders.csv", TWO_ORDERS)
     content = path.read_bytes()
