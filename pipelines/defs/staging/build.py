@@ -340,8 +340,12 @@ WITH streamed AS (
       AND coalesce(payment_method, payment_token, card_brand, card_last4) IS NOT NULL
 )
 SELECT order_key,
-       coalesce(payment_sequence, row_number() OVER (PARTITION BY order_key
-                                                     ORDER BY paid_at, processor_token))
+       -- Renumbered: payments of one order may come from several files, each numbering
+       -- its own from 1.
+       row_number() OVER (PARTITION BY order_key
+                          ORDER BY payment_sequence NULLS LAST, paid_at NULLS LAST,
+                                   processor_token NULLS LAST, amount NULLS LAST,
+                                   kind NULLS LAST, method NULLS LAST, status NULLS LAST)
            AS payment_sequence,
        method, amount, currency, installments, status, kind, processor_token, card_brand,
        CASE WHEN regexp_full_match(trim(card_last4), '\\d{{4}}') THEN trim(card_last4) END
