@@ -581,17 +581,22 @@ def create_order_table(
     con: duckdb.DuckDBPyConnection,
     table: str,
     exprs: dict[str, str],
-    recs: str,
+    loaded: Loaded,
     items: str,
     is_order: str,
 ) -> None:
-    """``table`` (every generic field, typed, in contract order, then ``_record_no`` and
-    ``_line``) and ``<table>_lines`` (``_record_no``, ``_line``), aligned row by row.
+    """``table`` (every generic field, typed, in contract order) and ``<table>_lines``
+    (``_record_no``, ``_line``), aligned row by row.
 
     ``exprs``: SQL of each field; order fields over the record ``r``, line fields over one
     element ``li`` of its list ``items`` (numbered ``li_no``). Order fields are computed once
     per order and written on its first line (id and number on every line); an order
     without items gets one row whose line fields are NULL.
+
+    The order table is one parallel CREATE TABLE AS over the file (kept records are those
+    the checks pass, evaluated again: the same expressions on the same values); its lines
+    table repeats each kept order's number and line once per row it gives, from the narrow
+    records in memory. Both are in file order, so row k of one is row k of the other.
     """
     from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS
 
@@ -602,9 +607,9 @@ def create_order_table(
 
     count = f"len(coalesce(r.{items}, []))"
     orders = (
-        f"SELECT {typed(GENERIC_ORDER_FIELDS)}, r.{RECORD_NO}, r.{LINE}, "
+        f"SELECT {typed(GENERIC_ORDER_FIELDS)}, "
         f"CASE WHEN {count} = 0 THEN [NULL] ELSE r.{items} END AS _items "
-        f"FROM {recs} r WHERE {is_order}"
+        f"FROM {loaded.orders} r WHERE {is_order}"
     )
     lines = (
         "SELECT o.* EXCLUDE (_items), unnest(o._items) AS li, "
@@ -620,20 +625,22 @@ def create_order_table(
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {table} AS SELECT {order_names}, "
-        f"{typed(GENERIC_LINE_FIELDS)}, {RECORD_NO}, {LINE} FROM ({lines})"
+        f"{typed(GENERIC_LINE_FIELDS)} FROM ({lines})"
     )
     con.execute(
         f"CREATE OR REPLACE TABLE {table}_lines AS SELECT CAST({RECORD_NO} AS BIGINT) AS "
-        f"{RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} FROM {table}"
+        f"{RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} FROM (SELECT r.{RECORD_NO}, "
+        f"r.{LINE}, unnest(range(r._rows)) FROM {loaded.recs} r WHERE {is_order})"
     )
+    rows = scalar(con, f"SELECT count(*) FROM {table}")
+    numbered = scalar(con, f"SELECT count(*) FROM {table}_lines")
+    if rows != numbered:
+        raise RuntimeError(f"{table}: {rows} order rows but {numbered} line numbers")
 
 
 def order_rows_sql(table: str) -> str:
     """The parsed rows in file order with their record number and physical line."""
-    return (
-        f"SELECT l.{RECORD_NO}, l.{LINE}, t.* EXCLUDE ({RECORD_NO}, {LINE}) "
-        f"FROM {table} t POSITIONAL JOIN {table}_lines l"
-    )
+    return f"SELECT l.{RECORD_NO}, l.{LINE}, t.* FROM {table} t POSITIONAL JOIN {table}_lines l"
 
 
 def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
@@ -707,6 +714,8 @@ class JsonFormat:
     order_exprs: dict[str, str]
     items: str
     """The list column unnested into order lines."""
+    rows_per_record: str
+    """SQL over the read columns: order rows a record gives (its items, at least one)."""
     is_order: str
     streams: Sequence[Stream]
 
@@ -726,9 +735,10 @@ def read_json_sql(path: Path, columns: dict[str, str], unwrap: str | None = None
 
 @dataclass
 class Loaded:
-    """Records read into DuckDB. ``recs``: the narrow relation of kept records (streams);
-    ``orders``: the full relation, streamed from the file (the order table). Both in file
-    order with ``_record_no`` and ``_line`` first."""
+    """Records read into DuckDB, in file order. ``recs``: the narrow relation of kept
+    records in memory, ``_record_no`` and ``_line`` first (streams, line numbers);
+    ``orders``: the full relation of kept records, read from the file again (the order
+    table)."""
 
     recs: str
     orders: str
@@ -748,19 +758,21 @@ def load_records(
     """Read NDJSON ``path`` and reject the records that fail the format's checks.
 
     One pass keeps the narrow stream columns in memory with the name of the first failing
-    check (``_bad``); the few failing rows are looked at in the file (an unreadable line,
-    an order without id, an amount that is not a number). The order table later reads the
-    file again, joined by position to the kept records' numbers and lines: materialising
-    every nested order in memory first costs more than parsing twice.
+    check (``_bad``) and the rows each record gives; the few failing rows are looked at in
+    the file (an unreadable line, an order without id, an amount that is not a number).
+    The order table later reads the file again in parallel: materialising every nested
+    order in memory first, or joining the parse by position, costs more than parsing
+    twice.
 
     ``lines``: the physical line of each record when ``path`` is an NDJSON copy of a
     document's records; None when ``path`` is the landing file itself.
     """
     source = read_json_sql(path, spec.columns, unwrap)
     case = " ".join(f"WHEN {cond} THEN {sql_str(col)}" for col, cond in spec.checks)
+    bad_sql = f"CASE {case} END" if case else "NULL"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT {spec.stream_select}, "
-        f"{f'CASE {case} END' if case else 'NULL'} AS _bad FROM {source}"
+        f"{bad_sql} AS _bad, {spec.rows_per_record} AS _rows FROM {source}"
     )
     rows = int(scalar(con, f"SELECT count(*) FROM {src}"))
     from_file = lines is None
@@ -798,7 +810,7 @@ def load_records(
     picked = f"k.{RECORD_NO}, k.{LINE}"
     return Loaded(
         recs=f"(SELECT {picked}, s.* FROM {src} s {join})",
-        orders=f"(SELECT {picked}, s.* FROM (SELECT {spec.select} FROM {source}) s {join})",
+        orders=f"(SELECT {spec.select} FROM {source} WHERE ({bad_sql}) IS NULL)",
         loaded=rows - len(rejected),
         rows_read=rows,
         rejects=rejects,
@@ -868,7 +880,7 @@ def parse_json_file(
                 loaded = None
         if loaded is None:
             records, loaded, rejects = _load_document(con, path, spec, src, Path(tmp))
-        create_order_table(con, table, spec.order_exprs, loaded.orders, spec.items, spec.is_order)
+        create_order_table(con, table, spec.order_exprs, loaded, spec.items, spec.is_order)
         streams = {
             stream.name: create_stream(
                 con,

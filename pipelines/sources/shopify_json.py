@@ -649,6 +649,7 @@ SPEC = jr.JsonFormat(
     envelope=_classified_envelope,
     order_exprs=ORDER_EXPRS,
     items="line_items",
+    rows_per_record="greatest(len(coalesce(line_items, [])), 1)",
     is_order=_IS_ORDER,
     streams=(
         jr.Stream("payments", PAYMENT_FIELDS, _payments_sql),

@@ -433,6 +433,7 @@ SPEC = jr.JsonFormat(
     envelope=_envelope,
     order_exprs=ORDER_EXPRS,
     items="items",
+    rows_per_record="greatest(len(coalesce(line_items, [])) + len(coalesce(fee_lines, [])), 1)",
     is_order=_IS_ORDER,
     streams=(
         jr.Stream("events", EVENT_FIELDS, _events_sql, ("detail", "free_detail")),

@@ -46,7 +46,7 @@ def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
 
 def order_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     relation = con.sql(
-        f"SELECT l._record_no AS rec, l._line AS line, t.* EXCLUDE (_record_no, _line) "
+        f"SELECT l._record_no AS rec, l._line AS line, t.* "
         f"FROM {TABLE} t POSITIONAL JOIN {TABLE}_lines l"
     )
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
