@@ -26,15 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-SOURCE_BY_CHANNEL: dict[str, str] = {
-    "online_store": "web",
-    "pos": "pos",
-    "mobile_app": "iphone",
-    "marketplace": "marketplace",
-    "other": "other",
-}
-"""Shopify ``source_name`` written for a generic channel when the order has no raw label
-(each maps back to the channel through ``orderlens.contracts.CHANNEL_ALIASES``)."""
+from pipelines.generator.shopify_export import SOURCE_BY_CHANNEL
 
 
 @dataclass(frozen=True)

@@ -181,8 +181,16 @@ def redact_card_numbers_in_table(
     text = _scanned_for_cards(fields)
     if not text:
         return 0
+    return _redact_candidates(con, table, text, CARD_FLAG)
+
+
+def _redact_candidates(
+    con: duckdb.DuckDBPyConnection, table: str, text: Sequence[str], candidate_sql: str
+) -> int:
+    """Luhn-check and rewrite the text columns of the rows ``candidate_sql`` selects."""
     candidates = con.execute(
-        f"SELECT rowid, {', '.join(_quote_ident(n) for n in text)} FROM {table} WHERE {CARD_FLAG}"
+        f"SELECT rowid, {', '.join(_quote_ident(n) for n in text)} FROM {table} "
+        f"WHERE {candidate_sql}"
     ).fetchall()
     redacted = 0
     for row in candidates:
@@ -212,20 +220,9 @@ def redact_card_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
     if not text:
         return 0
     joined = ", ".join(_quote_ident(n) for n in text)
-    candidates = con.execute(
-        f"SELECT rowid, {joined} FROM {table} "
-        f"WHERE regexp_matches(concat_ws(' | ', {joined}), {_sql_str(_CARD_CANDIDATE)})"
-    ).fetchall()
-    redacted = 0
-    for row in candidates:
-        for name, value in zip(text, row[1:], strict=True):
-            clean, found = redact_card_numbers(value)
-            if found:
-                redacted += found
-                con.execute(
-                    f"UPDATE {table} SET {_quote_ident(name)} = ? WHERE rowid = ?", [clean, row[0]]
-                )
-    return redacted
+    return _redact_candidates(
+        con, table, text, f"regexp_matches(concat_ws(' | ', {joined}), {_sql_str(_CARD_CANDIDATE)})"
+    )
 
 
 def read_header(head: bytes, encoding: str, bom: int) -> list[str]:

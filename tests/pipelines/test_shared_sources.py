@@ -13,20 +13,9 @@ import pytest
 
 from orderlens.warehouse import SnapshotReader
 from tests.conftest import SHARED_DATA, make_settings, run_all, table_hashes
+from tests.sources.test_shopify_csv_shared import ORDERS as SHOPIFY_ORDERS
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
-
-SHOPIFY_ORDERS = {
-    "devstore_inr": 51,
-    "enavant": 409,
-    "explorer": 81,
-    "kidsliving": 50,
-    "maisonmaria": 60,
-    "rieker_ca": 3087,
-    "signals_pk": 114,
-    "stacks_bd": 5,
-    "yancy": 228,
-}
 
 
 def shared_files() -> dict[str, Path]:
