@@ -1,6 +1,6 @@
 """Run every benchmark and compare with the issue's targets (`make bench`, `make bench-smoke`).
 
-Full sizes: 1,000,000 lines (generate: 1,000,000 orders). `--smoke` runs each at a small
+Full sizes: 1,000,000 lines (generate, Shopify CSV and Shopify NDJSON: 1,000,000 orders). `--smoke` runs each at a small
 size in well under a minute (it checks that the benchmarks work; its ratios are not the
 targets' measure). Results are written to benchmarks/out/results.json.
 """
@@ -12,7 +12,14 @@ import json
 import sys
 import time
 
-from benchmarks import bench_generate, bench_import, bench_ingest, bench_run
+from benchmarks import (
+    bench_generate,
+    bench_import,
+    bench_ingest,
+    bench_ndjson,
+    bench_run,
+    bench_shopify_csv,
+)
 from benchmarks.common import OUT
 
 
@@ -21,6 +28,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="small sizes, one repeat")
     args = parser.parse_args()
     lines = 20_000 if args.smoke else 1_000_000
+    repeats = 1 if args.smoke else 3
     started = time.perf_counter()
     results = {
         # Child-process benchmarks first, while this process is still small.
@@ -28,11 +36,15 @@ def main() -> int:
         "generate": bench_generate.run(lines, 1 if args.smoke else 3),
         "ingest": bench_ingest.run(lines, 1 if args.smoke else 5),
         "run": bench_run.run(lines, 1 if args.smoke else 3),
+        "shopify_csv": bench_shopify_csv.run(5_000 if args.smoke else 1_000_000, repeats),
+        "ndjson": bench_ndjson.run(5_000 if args.smoke else 1_000_000, repeats),
     }
     checks = {
         "definitions import extra <= 0.15 s": results["import"]["definitions_extra_s"] <= 0.15,
         "ingest ratio <= 1.3": results["ingest"]["ratio"] <= 1.3,
         "run ratio <= 1.15": results["run"]["ratio"] <= 1.15,
+        "Shopify CSV parse ratio <= 2": results["shopify_csv"]["ratio"] <= 2.0,
+        "Shopify NDJSON parse ratio <= 1.5": results["ndjson"]["ratio"] <= 1.5,
         "generate 1M orders <= 120 s": results["generate"]["seconds"]
         <= bench_generate.TARGET_SECONDS,
         "generate 1M orders <= 2 GiB": results["generate"]["peak_rss_bytes"]
