@@ -380,9 +380,8 @@ def test_no_card_number_is_stored_from_any_payload(tmp_path: Path) -> None:
         assert not any("credit_card_number" in text for text in stored), path.name
 
 
+@pytest.mark.shared_data
 def test_every_shopify_payload_is_detected_as_shopify_json() -> None:
-    if not FOLDER.exists():
-        pytest.skip("shared data absent")
     for path in sorted(FOLDER.glob("*.json")):
         assert detect(path).name == "shopify_json", path.name
 
