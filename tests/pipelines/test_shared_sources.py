@@ -148,3 +148,19 @@ def test_arrival_order_duplicates_and_renames_change_nothing(
         tmp_path, PERMUTATIONS[name](sorted(shared_files())), extra=_twice_and_renamed
     )
     assert table_hashes(settings.warehouse) == table_hashes(all_at_once.warehouse)
+
+
+def test_a_transaction_sent_twice_is_one_payment_and_refunds_are_not_paid(all_at_once) -> None:
+    reader = SnapshotReader(all_at_once.snapshot)
+    payments = reader.query(
+        "SELECT kind, amount, processor_token FROM stg_payments "
+        "WHERE order_key = 'shopify_api:450789469' ORDER BY payment_sequence"
+    )
+    # order.json names gateways and transactions.json / transaction.json carry the same
+    # transactions: the transactions win, each once.
+    assert payments["kind"].to_list() == ["authorization", "refund"]
+    assert payments["processor_token"].null_count() == 0
+    order = reader.query(
+        "SELECT payments, paid_amount FROM fct_orders WHERE order_key = 'shopify_api:450789469'"
+    ).row(0, named=True)
+    assert order == {"payments": 2, "paid_amount": 0}

@@ -51,7 +51,13 @@ WITH line_totals AS (
     SELECT order_key, arg_min(method, payment_sequence) AS method,
            arg_min(card_brand, payment_sequence) AS card_brand,
            arg_min(card_last4, payment_sequence) AS card_last4,
-           count(*)::INTEGER AS payments, sum(amount) AS paid_amount
+           count(*)::INTEGER AS payments,
+           -- Money captured: refunds, voids, bare authorisations and failed attempts are
+           -- payments records, not money paid.
+           coalesce(sum(amount) FILTER (
+               WHERE coalesce(kind, 'sale') NOT IN ('refund', 'void', 'authorization')
+                 AND coalesce(status, 'success') NOT IN ('failure', 'error', 'pending')), 0)
+               AS paid_amount
     FROM stg_payments GROUP BY order_key
 ), ship AS (
     SELECT order_key,

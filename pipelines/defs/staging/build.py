@@ -313,21 +313,38 @@ SELECT * FROM ({union}) WHERE order_key IN (SELECT order_key FROM stg_orders)
 ORDER BY order_key, address_type""")
         con.execute(f"""
 CREATE OR REPLACE TABLE stg_payments AS
-WITH streamed AS (
-    -- The same transaction may arrive in several files (an order payload and a
-    -- transactions payload): keep it once.
-    SELECT DISTINCT ON (order_key, coalesce(payment_token, ''), payment_sequence,
-                        payment_amount, coalesce(payment_kind, ''))
-           source || ':' || source_order_id AS order_key, payment_sequence,
+WITH received AS (
+    SELECT source || ':' || source_order_id AS order_key, payment_sequence,
            lower(trim(payment_method)) AS method, payment_amount AS amount,
            upper(trim(currency)) AS currency, installments,
            lower(trim(payment_status)) AS status, lower(trim(payment_kind)) AS kind,
-           payment_token AS processor_token, lower(trim(card_brand)) AS card_brand,
-           card_last4, card_bin, {_ts("paid_at")} AS paid_at
+           nullif(trim(payment_token), '') AS processor_token,
+           lower(trim(card_brand)) AS card_brand, card_last4, card_bin,
+           {_ts("paid_at")} AS paid_at, file_id
     FROM raw_payments
     WHERE source || ':' || source_order_id IN (SELECT order_key FROM stg_orders)
-    ORDER BY order_key, coalesce(payment_token, ''), payment_sequence, payment_amount,
-             coalesce(payment_kind, ''), file_id
+), streamed AS (
+    -- The same transaction may arrive in several files (inline in an order payload and in
+    -- a transactions payload), numbered differently in each: one per token, kind, amount.
+    SELECT * FROM (
+        SELECT DISTINCT ON (order_key, processor_token, coalesce(kind, ''), amount)
+               * EXCLUDE (file_id)
+        FROM received WHERE processor_token IS NOT NULL
+        ORDER BY order_key, processor_token, coalesce(kind, ''), amount, payment_sequence,
+                 file_id)
+    UNION ALL
+    -- Payments without a token (Olist's split payments, a gateway an order names): one per
+    -- position; a gateway named by an order stands for its payment only while no
+    -- transaction of the order is known.
+    SELECT * FROM (
+        SELECT DISTINCT ON (order_key, payment_sequence, coalesce(method, ''), amount,
+                            coalesce(kind, ''))
+               * EXCLUDE (file_id)
+        FROM received r WHERE processor_token IS NULL
+          AND NOT EXISTS (SELECT 1 FROM received t
+                          WHERE t.order_key = r.order_key AND t.processor_token IS NOT NULL)
+        ORDER BY order_key, payment_sequence, coalesce(method, ''), amount,
+                 coalesce(kind, ''), file_id)
 ), own AS (
     SELECT order_key, 1 AS payment_sequence, lower(trim(payment_method)) AS method,
            total AS amount, upper(trim(currency)) AS currency, NULL::INTEGER AS installments,
