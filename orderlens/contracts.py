@@ -202,7 +202,9 @@ REFUND_FIELDS: tuple[Field, ...] = (
     Field("reason", "VARCHAR", "Reason given, card numbers redacted."),
     Field("customer_id", "VARCHAR", "Customer in the source, when the order is not linked."),
 )
-"""Stream ``<raw table>_refunds``: one row per refund (or refunded item). Legacy logs book
+"""Stream ``<raw table>_refunds``: one row per refund (or refunded item); the amounts of one
+refund add up to the money refunded (items without an amount and one money row when a
+restock refunded less than the items' value). Legacy logs book
 cancellations as negative invoice lines (UCI Online Retail ``C…`` invoices) with no link to
 the sale: they become refunds with ``source_order_id`` NULL."""
 
