@@ -238,29 +238,6 @@ _CARD_SELECT = (
     "}) AS transactions"
 )
 SELECT = f"* EXCLUDE (payment_details, transactions), {_CARD_SELECT}"
-STREAM_SELECT = (
-    ", ".join(
-        jr.quote(c)
-        for c in (
-            "_kind",
-            "id",
-            "currency",
-            "total_price",
-            "gateway",
-            "payment_gateway_names",
-            "created_at",
-            "processed_at",
-            "cancelled_at",
-            "cancel_reason",
-            "closed_at",
-            "fulfillments",
-            "refunds",
-            "risks",
-            "disputes",
-        )
-    )
-    + f", {_CARD_SELECT}"
-)
 
 CHECKS: tuple[tuple[str, str], ...] = (
     ("id", "id IS NULL AND coalesce(_kind, 'order') = 'order'"),
@@ -643,7 +620,6 @@ SPEC = jr.JsonFormat(
     name=FORMAT,
     columns=COLUMNS,
     select=SELECT,
-    stream_select=STREAM_SELECT,
     checks=CHECKS,
     wrappers=WRAPPERS,
     envelope=_classified_envelope,
