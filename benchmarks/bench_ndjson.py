@@ -13,6 +13,9 @@ nested types and stores the orders whole); ours with ``pipelines.sources.shopify
 (explicit types, one row per line item with the order fields on its first, record numbers
 and physical lines, the payment, event and refund streams, reject checks and card-number
 redaction). Target: ratio <= 1.5 at 1,000,000 orders.
+
+``--profile``: after the timed runs, one more parse of the same file with every SQL
+statement timed (printed to stderr, slowest first, with the close, i.e. the checkpoint).
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import duckdb
 
 from benchmarks.common import interleaved
 from orderlens.warehouse import connect
@@ -70,7 +77,48 @@ def orderlens_parse(path: Path, database: Path) -> None:
     assert result.reconciles and result.rejected_records == 0, result.rejects[:3]
 
 
-def run(orders: int, repeats: int) -> dict[str, Any]:
+class _TimedConnection:
+    """A connection that records the wall time of each statement it executes (results
+    are fetched inside the timing, as DuckDB 2 streams them)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self.times: list[tuple[float, str]] = []
+
+    def execute(self, sql: str, *args: Any) -> _Fetched:
+        started = time.perf_counter()
+        result = self.con.execute(sql, *args)
+        rows = result.fetchall() if result.description is not None else []
+        self.times.append((time.perf_counter() - started, " ".join(sql.split())))
+        return _Fetched(rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+
+class _Fetched:
+    def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.rows = rows
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self.rows
+
+
+def profile_parse(path: Path, database: Path, shown: int = 15) -> None:
+    """One parse with each SQL statement timed; the slowest printed to stderr."""
+    con = connect(database)
+    timed = _TimedConnection(con)
+    started = time.perf_counter()
+    shopify_json.parse(cast(duckdb.DuckDBPyConnection, timed), path, "raw_file_bench")
+    parsed = time.perf_counter()
+    con.close()
+    closed = time.perf_counter()
+    print(f"parse {parsed - started:.2f} s, close {closed - parsed:.2f} s", file=sys.stderr)
+    for seconds, sql in sorted(timed.times, reverse=True)[:shown]:
+        print(f"{seconds:7.2f}  {sql[:160]}", file=sys.stderr)
+
+
+def run(orders: int, repeats: int, profile: bool = False) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="orderlens-bench-ndjson-"))
     try:
         source = shopify_ndjson(orders, work)
@@ -91,6 +139,9 @@ def run(orders: int, repeats: int) -> dict[str, Any]:
             fresh,
         )
         (bare, bare_all), (ours, ours_all) = times["bare"], times["orderlens"]
+        if profile:
+            fresh("profile")
+            profile_parse(source, databases / "profile.duckdb")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return {
@@ -110,8 +161,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--profile", action="store_true", help="time each SQL statement of one more parse"
+    )
     args = parser.parse_args()
-    print(json.dumps(run(args.orders, args.repeats), indent=2))
+    print(json.dumps(run(args.orders, args.repeats, args.profile), indent=2))
 
 
 if __name__ == "__main__":

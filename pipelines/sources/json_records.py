@@ -7,7 +7,7 @@ possibly a wrapper such as ``{"order": {...}}``, ``{"orders": [...]}`` or WooCom
 ``{"create": [...], "update": [...], "delete": [...]}``.
 
 Big NDJSON files never pass through Python: DuckDB's ``read_json`` reads them with explicit
-types into a temporary table (:func:`load_ndjson`), and Python only looks at the few lines
+types into a temporary table (:func:`load_records`), and Python only looks at the few lines
 DuckDB could not read. Documents (arrays, objects) are walked here element by element, so
 each record knows the line its object starts on and a broken element rejects that record
 only; their records are then written as NDJSON for the same SQL.
@@ -597,10 +597,14 @@ def create_order_table(
     per order and written on its first line (id and number on every line); an order
     without items gets one row whose line fields are NULL.
 
-    The order table is one parallel CREATE TABLE AS over the file (kept records are those
-    the checks pass, evaluated again: the same expressions on the same values); its lines
-    table repeats each kept order's number and line once per row it gives, from the narrow
-    records in memory. Both are in file order, so row k of one is row k of the other.
+    The order table is one parallel CREATE TABLE AS over the kept records in memory (those
+    whose checks passed); its lines table repeats each kept order's number and line once
+    per row it gives. Both are in file order, so row k of one is row k of the other.
+
+    Cost note: each scanned batch of records gives more rows than a row group holds, so the
+    table is written with a partial row group per batch, which DuckDB's checkpoint (at the
+    latest when the connection closes) merges by rewriting the table; writing it unordered
+    would avoid that but loses file order.
     """
     from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS
 
