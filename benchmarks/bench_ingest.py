@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import generic_csv, interleaved
+from benchmarks.common import generic_csv, interleaved, ratio_report
 from orderlens.contracts import GENERIC_FIELDS
 from orderlens.warehouse import connect, open_writer
 from pipelines.defs.ingest.landing import LandingFile, ingest_order_file
@@ -59,19 +59,9 @@ def run(lines: int, repeats: int) -> dict[str, Any]:
             repeats,
             fresh,
         )
-        (bare, bare_all), (ours, ours_all) = times["bare"], times["orderlens"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {
-        "lines": lines,
-        "repeats": repeats,
-        "bare_s": round(bare, 3),
-        "orderlens_s": round(ours, 3),
-        "ratio": round(ours / bare, 3),
-        "bare_runs": [round(t, 3) for t in bare_all],
-        "orderlens_runs": [round(t, 3) for t in ours_all],
-        "target_ratio": 1.3,
-    }
+    return ratio_report(times, repeats, 1.3, lines=lines)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ from typing import Any, cast
 
 import duckdb
 
-from benchmarks.common import interleaved
+from benchmarks.common import interleaved, ratio_report
 from orderlens.warehouse import connect
 from pipelines.generator import generate_merchant
 from pipelines.generator.shopify_ndjson import write_shopify_ndjson
@@ -138,23 +138,12 @@ def run(orders: int, repeats: int, profile: bool = False) -> dict[str, Any]:
             repeats,
             fresh,
         )
-        (bare, bare_all), (ours, ours_all) = times["bare"], times["orderlens"]
         if profile:
             fresh("profile")
             profile_parse(source, databases / "profile.duckdb")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {
-        "orders": orders,
-        "file_mib": round(size / 2**20, 1),
-        "repeats": repeats,
-        "bare_s": round(bare, 3),
-        "orderlens_s": round(ours, 3),
-        "ratio": round(ours / bare, 3),
-        "bare_runs": [round(t, 3) for t in bare_all],
-        "orderlens_runs": [round(t, 3) for t in ours_all],
-        "target_ratio": 1.5,
-    }
+    return ratio_report(times, repeats, 1.5, orders=orders, file_mib=round(size / 2**20, 1))
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import interleaved
+from benchmarks.common import interleaved, ratio_report
 from orderlens.warehouse import connect
 from pipelines.generator import SOURCES, Audience, MerchantProfile, generate_merchant
 from pipelines.generator.shopify_export import write_shopify_export
@@ -94,21 +94,11 @@ def run(orders: int, repeats: int) -> dict[str, Any]:
             repeats,
             fresh,
         )
-        (bare, bare_all), (ours, ours_all) = times["bare"], times["orderlens"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {
-        "orders": orders,
-        "lines": lines,
-        "file_mb": round(size / 1e6, 1),
-        "repeats": repeats,
-        "bare_s": round(bare, 3),
-        "orderlens_s": round(ours, 3),
-        "ratio": round(ours / bare, 3),
-        "bare_runs": [round(t, 3) for t in bare_all],
-        "orderlens_runs": [round(t, 3) for t in ours_all],
-        "target_ratio": 2.0,
-    }
+    return ratio_report(
+        times, repeats, 2.0, orders=orders, lines=lines, file_mb=round(size / 1e6, 1)
+    )
 
 
 def main() -> None:

@@ -28,6 +28,27 @@ def interleaved(
     return {name: (statistics.median(runs), runs) for name, runs in times.items()}
 
 
+def ratio_report(
+    times: dict[str, tuple[float, list[float]]],
+    repeats: int,
+    target_ratio: float,
+    **context: object,
+) -> dict[str, object]:
+    """The result of an ``interleaved`` run of a ``bare`` and an ``orderlens`` side: medians,
+    every run, and their ratio against the issue's target (``context`` comes first)."""
+    (bare, bare_all), (ours, ours_all) = times["bare"], times["orderlens"]
+    return {
+        **context,
+        "repeats": repeats,
+        "bare_s": round(bare, 3),
+        "orderlens_s": round(ours, 3),
+        "ratio": round(ours / bare, 3),
+        "bare_runs": [round(t, 3) for t in bare_all],
+        "orderlens_runs": [round(t, 3) for t in ours_all],
+        "target_ratio": target_ratio,
+    }
+
+
 def generic_csv(lines: int, seed: int = 7) -> Path:
     """A generic-format CSV of ``lines`` order lines, written once and reused."""
     from benchmarks.generic_orders import write_generic_orders
