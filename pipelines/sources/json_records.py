@@ -725,8 +725,6 @@ class JsonFormat:
     """SQL over the read columns: order rows a record gives (its items, at least one)."""
     is_order: str
     streams: Sequence[Stream]
-    stream_select: str = ""
-    """Unused: the streams read the records kept with ``select`` (one read of the file)."""
 
 
 def read_json_sql(path: Path, columns: dict[str, str], unwrap: str | None = None) -> str:

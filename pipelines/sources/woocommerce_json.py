@@ -157,22 +157,6 @@ SELECT = (
     "'tax': f.total_tax})) AS items"
 )
 
-STREAM_SELECT = ", ".join(
-    jr.quote(c)
-    for c in (
-        "_kind",
-        "_deleted",
-        "id",
-        "status",
-        "currency",
-        "date_modified",
-        "date_modified_gmt",
-        "refunds",
-        "refund_payloads",
-        "notes",
-    )
-)
-
 _IS_ORDER = "coalesce(r._kind, 'order') = 'order'"
 
 CHECKS: tuple[tuple[str, str], ...] = (
@@ -427,7 +411,6 @@ SPEC = jr.JsonFormat(
     name=FORMAT,
     columns=COLUMNS,
     select=SELECT,
-    stream_select=STREAM_SELECT,
     checks=CHECKS,
     wrappers=BATCH_KEYS,
     envelope=_envelope,

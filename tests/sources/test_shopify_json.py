@@ -31,6 +31,8 @@ from pipelines.sources import shopify_json, woocommerce_json
 from pipelines.sources.formats import detect
 from pipelines.sources.generic import ParseResult
 from tests.conftest import SHARED_DATA
+from tests.sources import json_tables
+from tests.sources.json_tables import rows
 
 FOLDER = SHARED_DATA / "api_payloads" / "shopify"
 TABLE = "raw_file_t"
@@ -47,22 +49,8 @@ def parse(tmp_path: Path, path: Path) -> tuple[duckdb.DuckDBPyConnection, ParseR
     return con, result
 
 
-def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
-    exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
-    ).fetchall()[0][0]
-    if not exists:
-        return []
-    relation = con.sql(f"SELECT * FROM {table}")
-    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
-
-
 def order_rows(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    relation = con.sql(
-        f"SELECT l._record_no AS rec, l._line AS line, t.* "
-        f"FROM {TABLE} t POSITIONAL JOIN {TABLE}_lines l"
-    )
-    return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
+    return json_tables.order_rows(con, TABLE)
 
 
 def money(value: Any) -> Decimal | None:
