@@ -69,7 +69,7 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _lit(value: str) -> str:
+def sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -77,7 +77,7 @@ def _timestamp(column: str) -> str:
     """ISO 8601 with offset -> ``YYYY-MM-DD HH:MM:SS +HHMM`` (anything else as it is)."""
     value = f"nullif(trim({_q(column)}), '')"
     value = f"regexp_replace({value}, 'Z$', '+00:00')"
-    return f"regexp_replace({value}, {_lit(_ISO)}, '\\1 \\2 \\3\\4')"
+    return f"regexp_replace({value}, {sql_literal(_ISO)}, '\\1 \\2 \\3\\4')"
 
 
 def _text(column: str) -> str:
@@ -85,7 +85,7 @@ def _text(column: str) -> str:
 
 
 def _source() -> str:
-    pairs = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in SOURCE_BY_CHANNEL.items())
+    pairs = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in SOURCE_BY_CHANNEL.items())
     return (
         f"coalesce({_text('source_channel')}, "
         f"MAP {{{pairs}}}[lower({_text('channel')})], {_text('channel')})"
@@ -162,7 +162,7 @@ def _columns() -> dict[str, str]:
 
 def export_sql(files: Sequence[Path]) -> str:
     """The SELECT of the Shopify rows of generic CSV ``files``, in file order."""
-    listed = ", ".join(_lit(str(p)) for p in files)
+    listed = ", ".join(sql_literal(str(p)) for p in files)
     columns = _columns()
     first = "coalesce(TRY_CAST(nullif(trim(line_number), '') AS INTEGER), 1) = 1"
     select = ",\n  ".join(
@@ -194,7 +194,7 @@ def write_shopify_export(
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         written = connection.execute(
-            f"COPY ({export_sql(files)}) TO {_lit(str(partial))} "
+            f"COPY ({export_sql(files)}) TO {sql_literal(str(partial))} "
             "(FORMAT csv, HEADER true, DELIMITER ',', QUOTE '\"', ESCAPE '\"')"
         ).fetchall()
         partial.replace(target)
@@ -205,20 +205,25 @@ def write_shopify_export(
     return ExportReport(target, lines, target.stat().st_size, time.perf_counter() - began)
 
 
+def source_files(landing: Path) -> list[tuple[str, list[Path]]]:
+    """Each source folder of a generated landing folder with its generic CSVs, in name
+    (month) order; ``_reference`` is not orders and is skipped."""
+    found = []
+    for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
+        files = sorted(folder.glob("*.csv"))
+        if not folder.name.startswith("_") and files:
+            found.append((folder.name, files))
+    return found
+
+
 def convert_landing(landing: Path, out: Path) -> list[ExportReport]:
     """One Shopify export per source folder of a generated landing folder:
-    ``<landing>/<source>/*.csv`` (in name order, i.e. month order) -> ``<out>/<source>/
-    orders_export.csv``. The ``_reference`` folder is not orders and is skipped."""
-    reports = []
+    ``<landing>/<source>/*.csv`` -> ``<out>/<source>/orders_export.csv``."""
     con = connect(":memory:")
     try:
-        for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
-            if folder.name.startswith("_"):
-                continue
-            files = sorted(folder.glob("*.csv"))
-            if files:
-                target = out / folder.name / "orders_export.csv"
-                reports.append(write_shopify_export(files, target, con))
+        return [
+            write_shopify_export(files, out / source / "orders_export.csv", con)
+            for source, files in source_files(landing)
+        ]
     finally:
         con.close()
-    return reports

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.generator.shopify_export import SOURCE_BY_CHANNEL
+from pipelines.generator.shopify_export import SOURCE_BY_CHANNEL, source_files, sql_literal
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,6 @@ class NdjsonReport:
     orders: int
     n_bytes: int
     seconds: float
-
-
-def _lit(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _t(column: str) -> str:
@@ -68,7 +64,7 @@ def _address(prefix: str) -> str:
 
 
 def _source_name() -> str:
-    pairs = ", ".join(f"{_lit(k)}: {_lit(v)}" for k, v in SOURCE_BY_CHANNEL.items())
+    pairs = ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in SOURCE_BY_CHANNEL.items())
     return f"coalesce({_t('source_channel')}, MAP {{{pairs}}}[lower({_t('channel')})])"
 
 
@@ -90,7 +86,7 @@ _LINE_ITEM = (
 
 def order_sql(files: Sequence[Path]) -> str:
     """The SELECT of one Shopify order object per order of generic CSV ``files``."""
-    listed = ", ".join(_lit(str(p)) for p in files)
+    listed = ", ".join(sql_literal(str(p)) for p in files)
     has_line = "nullif(trim(coalesce(sku, '') || coalesce(product_name, '')), '') IS NOT NULL"
     card = _t("card_last4")
     token = _t("payment_token")
@@ -178,7 +174,7 @@ def write_shopify_ndjson(
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".partial")
         written = connection.execute(
-            f"COPY ({order_sql(files)}) TO {_lit(str(partial))} (FORMAT json)"
+            f"COPY ({order_sql(files)}) TO {sql_literal(str(partial))} (FORMAT json)"
         ).fetchall()
         partial.replace(target)
     finally:
@@ -190,19 +186,12 @@ def write_shopify_ndjson(
 
 def convert_landing(landing: Path, out: Path) -> list[NdjsonReport]:
     """One Shopify NDJSON per source folder of a generated landing folder:
-    ``<landing>/<source>/*.csv`` -> ``<out>/<source>/orders.ndjson`` (``_reference`` is
-    skipped)."""
-    reports = []
+    ``<landing>/<source>/*.csv`` -> ``<out>/<source>/orders.ndjson``."""
     con = duckdb.connect()
     try:
-        for folder in sorted(p for p in landing.iterdir() if p.is_dir()):
-            if folder.name.startswith("_"):
-                continue
-            files = sorted(folder.glob("*.csv"))
-            if files:
-                reports.append(
-                    write_shopify_ndjson(files, out / folder.name / "orders.ndjson", con)
-                )
+        return [
+            write_shopify_ndjson(files, out / source / "orders.ndjson", con)
+            for source, files in source_files(landing)
+        ]
     finally:
         con.close()
-    return reports
