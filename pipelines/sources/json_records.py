@@ -20,7 +20,8 @@ import mmap
 import re
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -537,40 +538,44 @@ def create_stream(
     con: duckdb.DuckDBPyConnection,
     name: str,
     fields: Sequence[Any],
-    select: str,
-    free_text: tuple[str, str] | None = None,
+    select: str | None,
+    free: FreeText | None = None,
+    recs: str = "",
 ) -> tuple[int, int]:
     """Create stream table ``name`` (the stream's fields with their types, then
-    ``_record_no`` and ``_line``)
-    from a SELECT producing those columns by name; dropped again when empty. Returns its
-    rows and the card numbers redacted.
+    ``_record_no`` and ``_line``) from ``select`` (rows producing those columns by name) and
+    the rows of ``free`` (rows carrying text people typed); dropped again when empty.
+    Returns its rows and the card numbers redacted.
 
-    ``free_text`` = (column, free-text column of the SELECT): text people typed (a refund
-    note) is redacted on its own, then appended to the column ('; '-separated). Values the
-    parser composed from identifiers (tracking numbers, ids) are never scanned: a long id
-    passes the Luhn check one time in ten.
+    Only the rows with free text are staged: their free-text column is redacted on its own,
+    then appended to ``free.column`` ('; '-separated). Values the parser composed from
+    identifiers (tracking numbers, ids) are never scanned: a long id passes the Luhn check
+    one time in ten. The other rows are written straight from their SELECT.
     """
     from pipelines.sources.generic import redact_card_columns
 
-    # Without free text the rows are written straight from the SELECT; with it, they are
-    # staged in memory so that only the free text is scanned and rewritten.
-    staged = f"_{name}_staged" if free_text is not None else None
-    if staged is not None:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {select}")
-    redacted = 0
+    def cast(exprs: dict[str, str], source: str) -> str:
+        cols = ", ".join(f"CAST({exprs[f.name]} AS {f.type}) AS {quote(f.name)}" for f in fields)
+        return (
+            f"SELECT {cols}, CAST({RECORD_NO} AS BIGINT) AS {RECORD_NO}, "
+            f"CAST({LINE} AS BIGINT) AS {LINE} FROM {source}"
+        )
+
     exprs = {f.name: quote(f.name) for f in fields}
-    if free_text is not None and staged is not None:
-        column, free = free_text
-        redacted = redact_card_columns(con, staged, [free])
-        if free != column:
-            exprs[column] = f"nullif(concat_ws('; ', {quote(column)}, {quote(free)}), '')"
-    cols = ", ".join(f"CAST({exprs[f.name]} AS {f.type}) AS {quote(f.name)}" for f in fields)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {name} AS SELECT {cols}, "
-        f"CAST({RECORD_NO} AS BIGINT) AS {RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} "
-        f"FROM {staged or '(' + select + ')'}"
-    )
-    if staged is not None:
+    parts = [cast(exprs, f"({select})")] if select is not None else []
+    redacted = 0
+    staged = f"_{name}_staged"
+    if free is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS {free.sql(recs)}")
+        redacted = redact_card_columns(con, staged, [free.free])
+        joined = dict(exprs)
+        if free.free != free.column:
+            joined[free.column] = (
+                f"nullif(concat_ws('; ', {quote(free.column)}, {quote(free.free)}), '')"
+            )
+        parts.append(cast(joined, staged))
+    con.execute(f"CREATE OR REPLACE TABLE {name} AS " + " UNION ALL ".join(parts))
+    if free is not None:
         con.execute(f"DROP TABLE {staged}")
     count = int(scalar(con, f"SELECT count(*) FROM {name}"))
     if count == 0:
@@ -588,25 +593,37 @@ def create_order_table(
     loaded: Loaded,
     items: str,
     is_order: str,
-) -> None:
+    prepared: dict[str, str],
+) -> int:
     """``table`` (every generic field, typed, in contract order) and ``<table>_lines``
-    (``_record_no``, ``_line``), aligned row by row.
+    (``_record_no``, ``_line``), aligned row by row; returns the card numbers redacted in
+    its text people typed.
 
     ``exprs``: SQL of each field; order fields over the record ``r``, line fields over one
-    element ``li`` of its list ``items`` (numbered ``li_no``). Order fields are computed once
-    per order and written on its first line (id and number on every line); an order
-    without items gets one row whose line fields are NULL.
+    element ``li`` of its list ``items`` (numbered ``li_no``); ``prepared``: named values
+    computed once per record before them (a filtered list several fields read), available
+    as ``r.<name>``. Order fields are computed once per order and written on its first line
+    (id and number on every line); an order without items gets one row whose line fields
+    are NULL.
 
-    The order table is one parallel CREATE TABLE AS over the kept records in memory (those
-    whose checks passed); its lines table repeats each kept order's number and line once
-    per row it gives. Both are in file order, so row k of one is row k of the other.
-
-    Cost note: each scanned batch of records gives more rows than a row group holds, so the
-    table is written with a partial row group per batch, which DuckDB's checkpoint (at the
-    latest when the connection closes) merges by rewriting the table; writing it unordered
-    would avoid that but loses file order.
+    The order table is one parallel CREATE TABLE AS over the kept records in memory, written
+    without preserving their order: each row carries its record's number and physical line,
+    which become ``<table>_lines`` (a scan of the table, in its storage order) before they
+    are dropped from it. An ordered parallel write would keep file order but leaves a
+    partial row group per scanned batch (a record gives several rows), which DuckDB's
+    checkpoint then rewrites: at a million Shopify orders that cost ~8 s of a ~33 s parse.
+    What remains is mostly the write itself: ~8 s for 1.6M rows of 71 columns, compressed or
+    not (measured with DuckDB 2.0 on 2 cores).
+    Nothing downstream reads raw rows by position: staging orders them by record number,
+    physical line and line number.
     """
-    from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS
+    from orderlens.contracts import (
+        CARD_SCANNED_FIELDS,
+        GENERIC_FIELDS,
+        GENERIC_LINE_FIELDS,
+        GENERIC_ORDER_FIELDS,
+    )
+    from pipelines.sources.generic import redact_card_columns
 
     def typed(fields: Sequence[Any]) -> str:
         return ", ".join(
@@ -614,10 +631,12 @@ def create_order_table(
         )
 
     count = f"len(coalesce(r.{items}, []))"
+    extra = "".join(f", {sql} AS {quote(name)}" for name, sql in prepared.items())
+    records = f"(SELECT r.*{extra} FROM {loaded.recs} r)" if prepared else loaded.recs
     orders = (
-        f"SELECT {typed(GENERIC_ORDER_FIELDS)}, "
+        f"SELECT r.{RECORD_NO} AS _rec, r.{LINE} AS _phys, {typed(GENERIC_ORDER_FIELDS)}, "
         f"CASE WHEN {count} = 0 THEN [NULL] ELSE r.{items} END AS _items "
-        f"FROM {loaded.orders} r WHERE {is_order}"
+        f"FROM {records} r WHERE {is_order}"
     )
     lines = (
         "SELECT o.* EXCLUDE (_items), unnest(o._items) AS li, "
@@ -631,19 +650,33 @@ def create_order_table(
         else f"CASE WHEN li_no = 1 THEN {quote(f.name)} END AS {quote(f.name)}"
         for f in GENERIC_ORDER_FIELDS
     )
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT {order_names}, "
+    body = (
+        f"SELECT CAST(_rec AS BIGINT) AS _rec, CAST(_phys AS BIGINT) AS _phys, {order_names}, "
         f"{typed(GENERIC_LINE_FIELDS)} FROM ({lines})"
     )
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table}_lines AS SELECT CAST({RECORD_NO} AS BIGINT) AS "
-        f"{RECORD_NO}, CAST({LINE} AS BIGINT) AS {LINE} FROM (SELECT r.{RECORD_NO}, "
-        f"r.{LINE}, unnest(range(r._rows)) FROM {loaded.recs} r WHERE {is_order})"
+    with insertion_order(con, preserved=False):
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {body}")
+    with insertion_order(con, preserved=True):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table}_lines AS "
+            f"SELECT _rec AS {RECORD_NO}, _phys AS {LINE} FROM {table}"
+        )
+    for helper in ("_rec", "_phys"):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
+    return redact_card_columns(
+        con, table, [f.name for f in GENERIC_FIELDS if f.name in CARD_SCANNED_FIELDS]
     )
-    rows = scalar(con, f"SELECT count(*) FROM {table}")
-    numbered = scalar(con, f"SELECT count(*) FROM {table}_lines")
-    if rows != numbered:
-        raise RuntimeError(f"{table}: {rows} order rows but {numbered} line numbers")
+
+
+@contextmanager
+def insertion_order(con: duckdb.DuckDBPyConnection, *, preserved: bool) -> Iterator[None]:
+    """Run statements with DuckDB's ``preserve_insertion_order`` set, then restore it."""
+    before = scalar(con, "SELECT current_setting('preserve_insertion_order')")
+    con.execute(f"SET preserve_insertion_order = {str(preserved).lower()}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
 
 
 def order_rows_sql(table: str) -> str:
@@ -695,14 +728,26 @@ StreamSql = Callable[[str], str]
 
 
 @dataclass(frozen=True)
+class FreeText:
+    """Rows of a stream that carry text people typed (a refund note): ``sql`` over the
+    records relation gives them with their free text in column ``free``, which is redacted
+    apart and appended to ``column``."""
+
+    column: str
+    free: str
+    sql: StreamSql
+
+
+@dataclass(frozen=True)
 class Stream:
-    """One optional stream of a JSON format: its fields, the SQL of its rows over the
-    records relation, and its free-text column (redacted apart; see :func:`create_stream`)."""
+    """One optional stream of a JSON format: the SQL of its rows over the records relation
+    (None when every row carries free text) and its rows with free text (see
+    :func:`create_stream`)."""
 
     name: str
     fields: Sequence[Any]
-    sql: StreamSql
-    free_text: tuple[str, str] | None = None
+    sql: StreamSql | None
+    free: FreeText | None = None
 
 
 @dataclass(frozen=True)
@@ -721,10 +766,11 @@ class JsonFormat:
     order_exprs: dict[str, str]
     items: str
     """The list column unnested into order lines."""
-    rows_per_record: str
-    """SQL over the read columns: order rows a record gives (its items, at least one)."""
     is_order: str
     streams: Sequence[Stream]
+    prepared: dict[str, str] = field(default_factory=dict)
+    """Values computed once per record for several order fields (see
+    :func:`create_order_table`)."""
 
 
 def read_json_sql(path: Path, columns: dict[str, str], unwrap: str | None = None) -> str:
@@ -742,12 +788,11 @@ def read_json_sql(path: Path, columns: dict[str, str], unwrap: str | None = None
 
 @dataclass
 class Loaded:
-    """Records read into DuckDB, in file order. ``recs``: the kept records in memory,
-    ``_record_no`` and ``_line`` first (streams, line numbers); ``orders``: the same kept
-    records without them (the order table)."""
+    """Records read into DuckDB. ``recs``: the kept records in memory (those whose checks
+    passed), each with its ``_record_no`` and ``_line``: the source of the order table and
+    the streams."""
 
     recs: str
-    orders: str
     loaded: int
     rows_read: int
     rejects: list[Reject]
@@ -764,8 +809,7 @@ def load_records(
     """Read NDJSON ``path`` and reject the records that fail the format's checks.
 
     One parallel pass keeps the records (the format's ``select``) in memory with the name
-    of the first failing check (``_bad``) and the rows each record gives; the few failing
-    rows are looked at in the file (an unreadable line, an order without id, an amount that
+    of the first failing check (``_bad``); the few failing rows are looked at in the file (an unreadable line, an order without id, an amount that
     is not a number). The order table and the streams are built from those records: the
     typed records in memory take about 1.5 GiB per million Shopify orders, and parsing the
     file a second time for the order table cost more than keeping them.
@@ -778,7 +822,7 @@ def load_records(
     bad_sql = f"CASE {case} END" if case else "NULL"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {src} AS SELECT {spec.select}, "
-        f"{bad_sql} AS _bad, {spec.rows_per_record} AS _rows FROM {source}"
+        f"{bad_sql} AS _bad FROM {source}"
     )
     rows = int(scalar(con, f"SELECT count(*) FROM {src}"))
     from_file = lines is None
@@ -792,18 +836,18 @@ def load_records(
     keys = f"{src}_keys"
     simple = from_file and not rejected and (rows == 0 or int(line_array[-1]) == rows)
     if simple:
-        # Record k is line k: numbered from the row id, without a join (a positional join
-        # runs single-threaded, and every stream scans the records).
+        # Record k is line k: numbered from the row id, without a join.
         recs = f"(SELECT s.rowid + 1 AS {RECORD_NO}, s.rowid + 1 AS {LINE}, s.* FROM {src} s)"
     else:
         keep = np.ones(rows, dtype=bool)
         if rejected:
             keep[np.asarray(rejected, dtype=np.int64)] = False
+        kept = np.flatnonzero(keep)
         frame = pl.DataFrame(
             {
-                "_keep": keep,
-                RECORD_NO: np.where(keep, np.cumsum(keep), 0).astype(np.int64),
-                LINE: line_array.astype(np.int64),
+                "_row": kept.astype(np.int64),
+                RECORD_NO: np.arange(1, kept.size + 1, dtype=np.int64),
+                LINE: line_array[kept].astype(np.int64),
             }
         )
         con.register("_json_keys", frame)
@@ -811,13 +855,13 @@ def load_records(
             con.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT * FROM _json_keys")
         finally:
             con.unregister("_json_keys")
+        # A hash join on the row id, not a positional join: that one runs single-threaded,
+        # and the order table and every stream scan the records.
         recs = (
-            f"(SELECT k.{RECORD_NO}, k.{LINE}, s.* FROM {src} s POSITIONAL JOIN {keys} k "
-            "WHERE k._keep)"
+            f"(SELECT k.{RECORD_NO}, k.{LINE}, s.* FROM {src} s JOIN {keys} k ON s.rowid = k._row)"
         )
     return Loaded(
         recs=recs,
-        orders=f"(SELECT * FROM {src} WHERE _bad IS NULL)",
         loaded=rows - len(rejected),
         rows_read=rows,
         rejects=rejects,
@@ -887,19 +931,22 @@ def parse_json_file(
                 loaded = None
         if loaded is None:
             records, loaded, rejects = _load_document(con, path, spec, src, Path(tmp))
-        create_order_table(con, table, spec.order_exprs, loaded, spec.items, spec.is_order)
+        redacted = create_order_table(
+            con, table, spec.order_exprs, loaded, spec.items, spec.is_order, spec.prepared
+        )
         streams = {
             stream.name: create_stream(
                 con,
                 f"{table}_{stream.name}",
                 stream.fields,
-                stream.sql(loaded.recs),
-                free_text=stream.free_text,
+                stream.sql(loaded.recs) if stream.sql is not None else None,
+                stream.free,
+                loaded.recs,
             )
             for stream in spec.streams
         }
     drop_temp(con, src, f"{src}_keys")
-    return _finish(con, result, records, loaded, rejects, streams)
+    return _finish(result, records, loaded, rejects, streams, redacted)
 
 
 def _load_document(
@@ -927,26 +974,20 @@ def _load_document(
 
 
 def _finish(
-    con: duckdb.DuckDBPyConnection,
     result: ParseResult,
     records: int,
     loaded: Loaded,
     rejects: list[Reject],
     streams: dict[str, tuple[int, int]],
+    redacted: int,
 ) -> ParseResult:
-    """Counts, rejects and notes; card numbers redacted in the text people type (the order
-    table's scanned fields; the streams did theirs)."""
-    from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS
-    from pipelines.sources.generic import redact_card_columns
-
-    table = result.table
+    """Counts, rejects, notes and the card numbers redacted (``redacted`` in the order
+    table, plus each stream's)."""
     result.records = records
     result.loaded = loaded.loaded
     result.rejects = sorted([*rejects, *loaded.rejects], key=lambda r: r.line)
     result.rejected_records = len(result.rejects)
-    result.rows_sql = order_rows_sql(table)
-    result.cards_redacted = redact_card_columns(
-        con, table, [f.name for f in GENERIC_FIELDS if f.name in CARD_SCANNED_FIELDS]
-    ) + sum(redacted for _rows, redacted in streams.values())
+    result.rows_sql = order_rows_sql(result.table)
+    result.cards_redacted = redacted + sum(found for _rows, found in streams.values())
     result.notes.extend(f"{rows} {name} row(s)" for name, (rows, _) in streams.items() if rows)
     return result

@@ -287,6 +287,13 @@ def _refund_money(refund: str) -> str:
     )
 
 
+PREPARED: dict[str, str] = {
+    "_card_txn": f"{_CARD_TXN}[1]",
+    "_shipment": f"{_SHIPPED}[1]",
+}
+"""The first card transaction and the first successful fulfilment, each read by three
+order fields (computed once per order)."""
+
 ORDER_EXPRS: dict[str, str] = {
     "source_order_id": "r.id",
     "order_number": f"coalesce({txt('r.name')}, {txt('r.order_number')})",
@@ -337,17 +344,17 @@ ORDER_EXPRS: dict[str, str] = {
         "list_filter(list_transform(r.transactions, lambda t: coalesce("
         f"{txt('t.authorization')}, {txt('t.id')})), lambda x: x IS NOT NULL)[1]"
     ),
-    "card_brand": f"coalesce({txt('r.pd_brand')}, {_CARD_TXN}[1].brand)",
-    "card_last4": f"coalesce(r.pd_last4, {_CARD_TXN}[1].last4)",
-    "card_bin": f"coalesce({txt('r.pd_bin')}, {_CARD_TXN}[1].bin)",
+    "card_brand": f"coalesce({txt('r.pd_brand')}, r._card_txn.brand)",
+    "card_last4": "coalesce(r.pd_last4, r._card_txn.last4)",
+    "card_bin": f"coalesce({txt('r.pd_bin')}, r._card_txn.bin)",
     "refunded_amount": f"list_sum(list_transform(r.refunds, lambda f: {_refund_money('f')}))",
     "refunded_at": (
         "list_max(list_transform(r.refunds, lambda f: "
         f"coalesce({txt('f.processed_at')}, {txt('f.created_at')})))"
     ),
-    "carrier": txt(f"{_SHIPPED}[1].tracking_company"),
-    "tracking_number": txt(f"{_SHIPPED}[1].tracking_number"),
-    "shipped_at": txt(f"{_SHIPPED}[1].created_at"),
+    "carrier": txt("r._shipment.tracking_company"),
+    "tracking_number": txt("r._shipment.tracking_number"),
+    "shipped_at": txt("r._shipment.created_at"),
     "delivered_at": (
         "list_max(list_transform(list_filter(r.fulfillments, lambda f: "
         "lower(f.shipment_status) = 'delivered'), lambda f: f.updated_at))"
@@ -421,7 +428,31 @@ def _detail(*parts: tuple[str, str]) -> str:
     )
 
 
+def _event_rows(parts: list[str]) -> str:
+    """Event rows of SELECTs giving (order id, event, time, detail, line, record, free text)."""
+    return (
+        "SELECT c0 AS source_order_id, c1 AS event, "
+        f"{txt('c2')} AS occurred_at, c3 AS detail, c4 AS {LINE}, c6 AS {RECORD_NO}, "
+        "c5 AS free_detail FROM (" + " UNION ALL ".join(parts) + ") t(c0, c1, c2, c3, c4, c6, c5)"
+    )
+
+
+def _refund_events_sql(recs: str) -> str:
+    """``refunded`` per refund; its note is text people typed (redacted apart)."""
+    return _event_rows(
+        [
+            "SELECT r.id, 'refunded', coalesce(u.f.processed_at, u.f.created_at), "
+            + _detail(
+                ("refund", "u.f.id"),
+                ("amount", f"CAST({_refund_money('u.f')} AS VARCHAR)"),
+            )
+            + f", r.{LINE}, r.{RECORD_NO}, {_detail(('note', 'u.f.note'))} FROM {recs} r, (SELECT unnest(r.refunds) AS f) u"
+        ]
+    )
+
+
 def _events_sql(recs: str) -> str:
+    """Every other event (fulfilments, cancel, close, app order dates, risks, disputes)."""
     fulfillments = "(SELECT unnest(r.fulfillments) AS f) u"
     risk_level = (
         "CASE lower(u.k.recommendation) WHEN 'cancel' THEN 'high' WHEN 'investigate' THEN "
@@ -441,12 +472,6 @@ def _events_sql(recs: str) -> str:
         + _detail(("carrier", "u.f.tracking_company"), ("tracking", "u.f.tracking_number"))
         + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r, {fulfillments} "
         "WHERE lower(u.f.shipment_status) = 'delivered'",
-        "SELECT r.id, 'refunded', coalesce(u.f.processed_at, u.f.created_at), "
-        + _detail(
-            ("refund", "u.f.id"),
-            ("amount", f"CAST({_refund_money('u.f')} AS VARCHAR)"),
-        )
-        + f", r.{LINE}, r.{RECORD_NO}, {_detail(('note', 'u.f.note'))} FROM {recs} r, (SELECT unnest(r.refunds) AS f) u",
         "SELECT r.id, 'cancelled', r.cancelled_at, "
         + _detail(("reason", "r.cancel_reason"))
         + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r WHERE {_IS_ORDER} AND {txt('r.cancelled_at')} IS NOT NULL",
@@ -475,12 +500,7 @@ def _events_sql(recs: str) -> str:
         )
         + f", r.{LINE}, r.{RECORD_NO}, NULL FROM {recs} r, (SELECT unnest(r.disputes) AS d) u",
     ]
-    union = " UNION ALL ".join(parts)
-    return (
-        "SELECT c0 AS source_order_id, c1 AS event, "
-        f"{txt('c2')} AS occurred_at, c3 AS detail, c4 AS {LINE}, c6 AS {RECORD_NO}, "
-        "c5 AS free_detail FROM (" + union + ") t(c0, c1, c2, c3, c4, c6, c5)"
-    )
+    return _event_rows(parts)
 
 
 def _refunds_sql(recs: str) -> str:
@@ -625,12 +645,17 @@ SPEC = jr.JsonFormat(
     envelope=_classified_envelope,
     order_exprs=ORDER_EXPRS,
     items="line_items",
-    rows_per_record="greatest(len(coalesce(line_items, [])), 1)",
     is_order=_IS_ORDER,
+    prepared=PREPARED,
     streams=(
         jr.Stream("payments", PAYMENT_FIELDS, _payments_sql),
-        jr.Stream("events", EVENT_FIELDS, _events_sql, ("detail", "free_detail")),
-        jr.Stream("refunds", REFUND_FIELDS, _refunds_sql, ("reason", "reason")),
+        jr.Stream(
+            "events",
+            EVENT_FIELDS,
+            _events_sql,
+            jr.FreeText("detail", "free_detail", _refund_events_sql),
+        ),
+        jr.Stream("refunds", REFUND_FIELDS, None, jr.FreeText("reason", "reason", _refunds_sql)),
     ),
 )
 

@@ -416,11 +416,10 @@ SPEC = jr.JsonFormat(
     envelope=_envelope,
     order_exprs=ORDER_EXPRS,
     items="items",
-    rows_per_record="greatest(len(coalesce(line_items, [])) + len(coalesce(fee_lines, [])), 1)",
     is_order=_IS_ORDER,
     streams=(
-        jr.Stream("events", EVENT_FIELDS, _events_sql, ("detail", "free_detail")),
-        jr.Stream("refunds", REFUND_FIELDS, _refunds_sql, ("reason", "reason")),
+        jr.Stream("events", EVENT_FIELDS, None, jr.FreeText("detail", "free_detail", _events_sql)),
+        jr.Stream("refunds", REFUND_FIELDS, None, jr.FreeText("reason", "reason", _refunds_sql)),
     ),
 )
 
