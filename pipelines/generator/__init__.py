@@ -10,6 +10,7 @@ A pure package (numpy, polars, pyarrow, faker; no Dagster, no Streamlit). Entry 
 * :func:`write_demo_sample` re-makes the committed ``pipelines/sample_landing/``.
 """
 
+from orderlens.reasons import ReasonCode
 from pipelines.generator.audience import Audience
 from pipelines.generator.catalog import Catalog, build_catalog
 from pipelines.generator.demand import (
@@ -25,7 +26,6 @@ from pipelines.generator.files import FileReport
 from pipelines.generator.ground_truth import (
     GROUND_TRUTH_SCHEMA,
     GroundTruthRow,
-    ReasonCode,
     default_ground_truth_path,
     read_ground_truth,
     write_ground_truth,

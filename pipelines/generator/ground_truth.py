@@ -15,26 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-
-class ReasonCode(StrEnum):
-    """Stable codes of what is wrong with an injected record (extend here, never rename)."""
-
-    DUPLICATE_SUBMISSION = "DUPLICATE_SUBMISSION"
-    """The same customer re-submitted the same items and total minutes later, new order id."""
-    TRUNCATED_ROW = "TRUNCATED_ROW"
-    """The file ends mid-record: the record lacks its last fields."""
-    BAD_ENCODING = "BAD_ENCODING"
-    """The record's bytes are not valid UTF-8 (text written in Windows-1252)."""
-    OVERLAPPING_EXPORT = "OVERLAPPING_EXPORT"
-    """The order is in two exports (the later one has its later status)."""
-    COLUMN_ORDER = "COLUMN_ORDER"
-    """The file's columns are in another order (valid: columns bind by name)."""
 
 
 @dataclass(frozen=True)

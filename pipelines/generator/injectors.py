@@ -30,8 +30,8 @@ import numpy as np
 import polars as pl
 
 from orderlens.contracts import GENERIC_FIELD_NAMES
+from orderlens.reasons import ReasonCode
 from pipelines.generator.chunk import Chunk
-from pipelines.generator.ground_truth import ReasonCode
 from pipelines.generator.plan import Plan
 from pipelines.generator.world import APP, WEB
 
@@ -174,7 +174,7 @@ _InjectorType = TypeVar("_InjectorType", bound=type[Injector])
 def register_injector(cls: _InjectorType) -> _InjectorType:
     """Class decorator: make an injector selectable by name."""
     for code in cls.reason_codes:
-        ReasonCode(code)  # a code must be declared in ground_truth.ReasonCode
+        ReasonCode(code)  # a code must be declared in orderlens.reasons
     if cls.name in INJECTORS and INJECTORS[cls.name] is not cls:
         raise ValueError(f"an injector named {cls.name!r} is already registered")
     INJECTORS[cls.name] = cls
