@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--out", help="folder to write (default: the landing folder)")
     generate.add_argument("--orders", type=int, default=100_000, help="orders (default 100000)")
-    generate.add_argument("--start", default="2026-01-01", help="first day (default 2026-01-01)")
-    generate.add_argument("--end", default="2026-12-31", help="last day (default 2026-12-31)")
+    generate.add_argument("--start", default="2025-01-01", help="first day (default 2025-01-01)")
+    generate.add_argument("--end", default="2025-12-31", help="last day (default 2025-12-31)")
     generate.add_argument("--seed", type=int, default=7)
     inject = generate.add_mutually_exclusive_group()
     inject.add_argument(

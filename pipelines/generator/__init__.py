@@ -10,7 +10,9 @@ A pure package (numpy, polars, pyarrow, faker; no Dagster, no Streamlit). Entry 
 * :func:`write_demo_sample` re-makes the committed ``pipelines/sample_landing/``.
 """
 
+import pipelines.generator.defects_amounts  # noqa: F401  (registers its injectors)
 from orderlens.reasons import ReasonCode
+from pipelines.generator import defects_fields  # noqa: F401  (registers its injectors)
 from pipelines.generator.audience import Audience
 from pipelines.generator.catalog import Catalog, build_catalog
 from pipelines.generator.demand import (

@@ -280,6 +280,9 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
     transit_days = np.where(express, rng.uniform(0.8, 2.5, m), rng.uniform(1.5, 6.0, m))
     transit_days = np.where(international, transit_days + 3, transit_days)
     shipped_at = created + ship_delay
+    # a bank transfer can clear after the usual dispatch time: the parcel leaves after it
+    late_payment = paid_at > shipped_at
+    shipped_at = np.where(late_payment, paid_at + ship_delay, shipped_at)
     delivered_at = shipped_at + (transit_days * 86_400).astype(np.int64)
     shippable = needs_shipping & ~cancelled & paid
     shipped = shippable & (shipped_at <= plan.as_of)
@@ -666,12 +669,20 @@ class Chunk:
 
     def snapshot(self, cutoff: int) -> Chunk:
         """The same orders as an export taken at ``cutoff`` (unix seconds) shows them: events
-        after it have not happened yet (not paid, shipped, delivered, refunded, cancelled)."""
+        after it have not happened yet (not paid, shipped, delivered, refunded, cancelled).
+        Order fields an injector changed in the text keep their changed value."""
         if self.pre is None or self.opts is None:
             raise ValueError("this chunk keeps no numbers to re-render")
         pre = status_as_of(self.pre, cutoff)
+        earlier = pre.select(_order_columns(self.opts)).drop("_location")
+        # Text an injector changed (it differs from what the numbers render) stays changed.
+        rendered = self.pre.select(_order_columns(self.opts)).drop("_location")
+        earlier = earlier.with_columns(
+            earlier[name].zip_with(self.orders[name].eq_missing(rendered[name]), self.orders[name])
+            for name in earlier.columns
+        )
         return Chunk(
-            orders=pre.select(_order_columns(self.opts)).drop("_location"),
+            orders=earlier,
             lines=self.lines,
             order_of_line=self.order_of_line,
             first_line=self.first_line,

@@ -17,13 +17,30 @@ from pipelines.generator.vectors import (
     pick,
     weighted_choice,
 )
-from pipelines.generator.world import APP_USER_AGENTS, CARD_BRANDS, COUNTRIES, WEB_USER_AGENTS
+from pipelines.generator.world import (
+    APP_USER_AGENTS,
+    CARD_BRANDS,
+    COUNTRIES,
+    VALID_PHONE_PREFIXES,
+    WEB_USER_AGENTS,
+)
 
 
 def make_customers(
-    rng: np.random.Generator, country: np.ndarray, n_registered: int, signed_up: np.ndarray
+    rng: np.random.Generator,
+    country: np.ndarray,
+    n_registered: int,
+    signed_up: np.ndarray,
+    *,
+    valid_contacts: bool = False,
 ) -> pl.DataFrame:
-    """One row per customer (registered first, then guests), with everything orders reuse."""
+    """One row per customer (registered first, then guests), with everything orders reuse.
+
+    ``valid_contacts`` (the merchant): phone numbers valid for their country
+    (:data:`~pipelines.generator.world.VALID_PHONE_PREFIXES`) and provinces that ISO 3166-2
+    knows (blank in Great Britain), so that clean orders pass the entry-accuracy rules. False
+    keeps the single-file writer's draws (and the committed sample) as they were.
+    """
     pools = faker_pools()
     n = len(country)
     names = pools.names.pick(rng, country)
@@ -37,10 +54,14 @@ def make_customers(
     # Phone: national significant number = country prefix + random digits.
     prefixes: list[str] = []
     prefix_off = []
-    for c in COUNTRIES:
+    country_prefixes = [
+        VALID_PHONE_PREFIXES.get(c.code, c.phone_prefixes) if valid_contacts else c.phone_prefixes
+        for c in COUNTRIES
+    ]
+    for own in country_prefixes:
         prefix_off.append(len(prefixes))
-        prefixes.extend(c.phone_prefixes)
-    prefix_count = np.array([len(c.phone_prefixes) for c in COUNTRIES])[country]
+        prefixes.extend(own)
+    prefix_count = np.array([len(own) for own in country_prefixes])[country]
     prefix_idx = np.array(prefix_off)[country] + (rng.random(n) * prefix_count).astype(np.int64)
     prefix = pick(prefixes, prefix_idx)
     prefix_len = prefix.str.len_chars().to_numpy()
@@ -64,7 +85,9 @@ def make_customers(
             "street": pools.streets.columns["street"].gather(streets),
             "house": house,
             "city": pools.cities.columns["city"].gather(cities),
-            "province": pools.cities.columns["province"].gather(cities),
+            "province": pools.cities.columns["iso_province" if valid_contacts else "province"]
+            .gather(cities)
+            .alias("province"),
             "zip": pools.cities.columns["zip"].gather(cities),
             "tax_rate": pools.cities.columns["tax_rate"].gather(cities).cast(pl.Float64),
             "domain": pools.domains.columns["domain"].gather(domains),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 from faker import Faker
+from faker.providers.address.ja_JP import Provider as JapaneseAddress
 
 from pipelines.generator.world import COUNTRIES
 
@@ -36,6 +37,37 @@ def _ascii(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", folded.lower())
 
 
+# Prefectures in faker's (JIS) order, as ISO 3166-2:JP names them (JP-01 ... JP-47).
+_JP_PREFECTURES = (
+    "Hokkaido", "Aomori", "Iwate", "Miyagi", "Akita", "Yamagata", "Fukushima", "Ibaraki",
+    "Tochigi", "Gunma", "Saitama", "Chiba", "Tokyo", "Kanagawa", "Niigata", "Toyama", "Ishikawa",
+    "Fukui", "Yamanashi", "Nagano", "Gifu", "Shizuoka", "Aichi", "Mie", "Shiga", "Kyoto", "Osaka",
+    "Hyogo", "Nara", "Wakayama", "Tottori", "Shimane", "Okayama", "Hiroshima", "Yamaguchi",
+    "Tokushima", "Kagawa", "Ehime", "Kochi", "Fukuoka", "Saga", "Nagasaki", "Kumamoto", "Oita",
+    "Miyazaki", "Kagoshima", "Okinawa",
+)  # fmt: skip
+_JP_NAMES: dict[str, str] = dict(zip(JapaneseAddress.prefectures, _JP_PREFECTURES, strict=True))
+# Faker's US states include the freely associated states (not US subdivisions).
+_US_STATE_FOR = {"FM": "PA", "MH": "OH", "PW": "GA"}
+
+
+def _iso_province(country: str, province: str) -> str | None:
+    """The province as ISO 3166-2 names it (code or name), or None where addresses carry none.
+
+    Faker's Japanese prefectures are in kanji, its Dutch Friesland is ISO's Fryslân, and its
+    British historic counties are mostly not ISO subdivisions (British addresses rarely give
+    one)."""
+    if country == "US":
+        return _US_STATE_FOR.get(province, province)
+    if country == "JP":
+        return _JP_NAMES[province]
+    if country == "NL" and province == "Friesland":
+        return "Fryslân"
+    if country == "GB":
+        return None
+    return province
+
+
 def _make_pool(per_country: list[dict[str, list[object]]]) -> _Pool:
     sizes = np.array([len(next(iter(d.values()))) for d in per_country], dtype=np.int64)
     off = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
@@ -51,7 +83,7 @@ def _make_pool(per_country: list[dict[str, list[object]]]) -> _Pool:
 class _Pools:
     names: _Pool  # first, last, first_ascii, last_ascii
     streets: _Pool  # street
-    cities: _Pool  # city, province, zip, tax_rate
+    cities: _Pool  # city, province, iso_province, zip, tax_rate
     domains: _Pool  # domain
     address2: pl.Series  # US/CA-style secondary addresses
 
@@ -116,7 +148,10 @@ def faker_pools() -> _Pools:
             province.append(prov)
             zips.append(z)
             tax.append(rates.get(str(prov), country.tax))
-        cities.append({"city": city, "province": province, "zip": zips, "tax_rate": tax})
+        iso: list[object] = [_iso_province(country.code, str(p)) for p in province]
+        cities.append(
+            {"city": city, "province": province, "iso_province": iso, "zip": zips, "tax_rate": tax}
+        )
         domains.append({"domain": list(country.email_domains)})
     us = Faker("en_US")
     us.seed_instance(999)

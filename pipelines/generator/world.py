@@ -151,6 +151,19 @@ COUNTRIES: tuple[_Country, ...] = (
 COUNTRY_INDEX = {c.code: i for i, c in enumerate(COUNTRIES)}
 CURRENCY_INDEX = {c: i for i, c in enumerate(CURRENCIES)}
 
+VALID_PHONE_PREFIXES: dict[str, tuple[str, ...]] = {
+    "GB": ("74", "75", "78", *(f"77{d}" for d in range(1, 10)), *(f"79{d}" for d in range(2, 10))),
+    "DE": ("160", "170", "171", "172", "176", "178"),
+    "FR": ("60", "61", "62", "64", "65", "66", "67", "68", "73", "75", "76", "77", "78", "79"),
+    "NL": ("61", "62", "63", "64", "65", "68"),
+    "JP": ("80", *(f"90{d}" for d in range(1, 10)), *(f"70{d}" for d in range(1, 10))),
+}
+"""Mobile prefixes of the merchant's customers (``make_customers(valid_contacts=True)``):
+every number starting with one, at the country's length, is a valid number (libphonenumber).
+``_Country.phone_prefixes`` also hold unassigned ranges (GB 7700, DE 151 at ten digits, FR
+69x/70x-72x, NL 60x/67x/69x, JP 700/900); the single-file writer keeps them, so the committed
+sample stays as it is. US and Canadian numbers are valid as drawn."""
+
 # carrier: (tracking prefix, random digits, suffix). No tracking number is 13-19 bare digits
 # starting with 2-6, so none can be mistaken for a card number.
 CARRIERS: dict[str, tuple[str, int, str]] = {
