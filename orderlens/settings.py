@@ -116,6 +116,11 @@ class Settings:
         return self.landing / "_reference"
 
     @property
+    def data_docs(self) -> Path:
+        """Great Expectations Data Docs (HTML) of the latest validation, beside the snapshot."""
+        return self.snapshot.parent / "data_docs"
+
+    @property
     def run_log(self) -> Path:
         """SQLite store of pipeline runs, written by every run and read by status and the UI."""
         return self.state / "runs.sqlite"

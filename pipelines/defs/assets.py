@@ -11,12 +11,14 @@ from pipelines.defs.marts.assets import (
     fct_orders_have_fx_rates,
 )
 from pipelines.defs.publish.assets import published_snapshot
+from pipelines.defs.quality.assets import quality
 from pipelines.defs.staging.assets import staging
 
 ASSETS = [
     raw_order_lines,
     reference_tables,
     staging,
+    quality,
     fct_orders,
     fct_order_lines,
     dim_customers,

@@ -111,12 +111,16 @@ def _columns() -> dict[str, str]:
         "Fulfillment Status": _text("fulfillment_status"),
         "Fulfilled at": _timestamp("shipped_at"),
         "Currency": _text("currency"),
-        "Subtotal": _text("subtotal"),
+        # Shopify's convention: Subtotal is after every discount and Discount Amount counts
+        # line and order discounts (the generic subtotal is before order discounts).
+        "Subtotal": f"CAST(TRY_CAST({_text('subtotal')} AS DECIMAL(18, 2)) - "
+        f"coalesce(TRY_CAST({_text('total_discounts')} AS DECIMAL(18, 2)), 0) AS VARCHAR)",
         "Shipping": _text("shipping"),
         "Taxes": _text("total_tax"),
         "Total": _text("total"),
         "Discount Code": _text("discount_codes"),
-        "Discount Amount": _text("total_discounts"),
+        "Discount Amount": f"CAST(coalesce(TRY_CAST({_text('total_discounts')} AS "
+        "DECIMAL(18, 2)), 0) + coalesce(_order_line_discounts, 0) AS VARCHAR)",
         "Shipping Method": _text("shipping_method"),
         "Created at": _timestamp("created_at"),
         "Lineitem quantity": _text("quantity"),
@@ -174,10 +178,17 @@ def export_sql(files: Sequence[Path]) -> str:
         + f" AS {_q(c)}"
         for c in SHOPIFY_COLUMNS
     )
+    rows = (
+        f"SELECT *, row_number() OVER () AS _row FROM read_csv([{listed}], header = true, "
+        "all_varchar = true, union_by_name = true, auto_detect = true, delim = ',', "
+        "quote = '\"', escape = '\"', strict_mode = true)"
+    )
+    # Each order's line discounts (Shopify's Discount Amount includes them); rows keep
+    # their file order through the window.
     return (
-        f"SELECT {select}\nFROM read_csv([{listed}], header = true, all_varchar = true, "
-        "union_by_name = true, auto_detect = true, delim = ',', quote = '\"', escape = '\"', "
-        "strict_mode = true)"
+        f"SELECT {select}\nFROM (SELECT *, sum(TRY_CAST(nullif(trim(line_discount), '') AS "
+        "DECIMAL(18, 2))) OVER (PARTITION BY source_order_id) AS _order_line_discounts "
+        f"FROM ({rows})) ORDER BY _row"
     )
 
 

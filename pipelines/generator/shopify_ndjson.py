@@ -100,8 +100,14 @@ SELECT
   {_t("created_at")} AS processed_at,
   {_t("cancelled_at")} AS cancelled_at,
   {_t("currency")} AS currency,
-  {_money("subtotal")} AS subtotal_price,
-  {_money("total_discounts")} AS total_discounts,
+  -- Shopify's convention: the subtotal is after every discount, and total_discounts
+  -- counts line and order discounts (the generic subtotal is before order discounts).
+  CAST(TRY_CAST({_t("subtotal")} AS DECIMAL(18, 2))
+       - coalesce(TRY_CAST({_t("total_discounts")} AS DECIMAL(18, 2)), 0) AS VARCHAR)
+    AS subtotal_price,
+  CAST(coalesce(TRY_CAST({_t("total_discounts")} AS DECIMAL(18, 2)), 0)
+       + coalesce(sum(TRY_CAST(nullif(trim(line_discount), '') AS DECIMAL(18, 2))), 0)
+       AS VARCHAR) AS total_discounts,
   {_money("total_tax")} AS total_tax,
   TRY_CAST({_t("taxes_included")} AS BOOLEAN) AS taxes_included,
   {_money("total")} AS total_price,

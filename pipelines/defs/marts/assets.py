@@ -19,6 +19,8 @@ from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
         "stg_addresses",
         "stg_payments",
         "ref_fx_rates",
+        "quality_quarantine",
+        "quality_findings",
     ],
 )
 def fct_orders(warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -56,7 +58,7 @@ def fct_orders_have_fx_rates(warehouse: WarehouseResource) -> dg.AssetCheckResul
     pool=WRITER_POOL,
     retry_policy=WRITE_RETRY,
     kinds={"duckdb"},
-    deps=["stg_order_lines", "stg_orders"],
+    deps=["stg_order_lines", "stg_orders", "quality_quarantine"],
 )
 def fct_order_lines(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One row per order line, with the order's day, channel and currency."""

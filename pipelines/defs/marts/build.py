@@ -1,9 +1,11 @@
 """Staging → marts: the tables analysts, the dashboard and later models read.
 
 Grain of each table:
-- ``fct_orders``: one row per order that passed staging, with its amount in the reporting
-  currency (``total_reporting``; NULL when no FX rate is known for its currency and day).
-- ``fct_order_lines``: one row per order line.
+- ``fct_orders``: one row per order that passed staging and is not quarantined by an
+  entry-accuracy error (``quality_quarantine``), with its amount in the reporting currency
+  (``total_reporting``; NULL when no FX rate is known for its currency and day) and the
+  codes of the warnings it carries (``quality_warnings``).
+- ``fct_order_lines``: one row per line of those orders.
 - ``dim_customers``: one row per customer key, across channels.
 - ``dim_products``: one row per SKU in the catalogue or sold.
 - ``mart_fx_missing``: one row per currency with orders that have no FX rate (reported,
@@ -67,6 +69,9 @@ WITH line_totals AS (
     FROM stg_addresses WHERE address_type = 'shipping'
 ), bill AS (
     SELECT order_key, country AS billing_country FROM stg_addresses WHERE address_type = 'billing'
+), warned AS (
+    SELECT order_key, list(DISTINCT reason_code ORDER BY reason_code) AS quality_warnings
+    FROM quality_findings WHERE severity = 'warning' GROUP BY order_key
 )
 SELECT o.order_key, o.source, o.store, o.channel, o.channel_raw, o.source_order_id,
        o.order_number, o.order_status,
@@ -81,7 +86,9 @@ SELECT o.order_key, o.source, o.store, o.channel, o.channel_raw, o.source_order_
        pay.method AS payment_method, pay.card_brand, pay.card_last4,
        coalesce(pay.payments, 0) AS payments, pay.paid_amount, o.has_amounts,
        coalesce(lt.line_count, 0) AS line_count,
-       coalesce(lt.units, 0) AS units, f.file_name, o._line AS line
+       coalesce(lt.units, 0) AS units,
+       coalesce(w.quality_warnings, []::VARCHAR[]) AS quality_warnings,
+       f.file_name, o._line AS line
 FROM stg_orders o
 JOIN _fx fx USING (order_key)
 LEFT JOIN line_totals lt USING (order_key)
@@ -90,6 +97,8 @@ LEFT JOIN bill USING (order_key)
 LEFT JOIN pay USING (order_key)
 LEFT JOIN stg_customers c ON c.customer_key = o.customer_key
 LEFT JOIN ingest_files f ON f.file_id = o.file_id
+LEFT JOIN warned w USING (order_key)
+WHERE o.order_key NOT IN (SELECT order_key FROM quality_quarantine)
 ORDER BY o.order_key""")
         con.execute("""
 CREATE OR REPLACE TABLE mart_fx_missing AS
@@ -108,6 +117,7 @@ SELECT l.order_key, l.line_number, o.order_date, o.source, o.channel, o.currency
        l.product_name, l.product_category, l.line_kind, l.quantity, l.unit_price, l.line_discount,
        l.line_tax, l.line_amount, l.vendor, l.requires_shipping, l.fulfillment_location
 FROM stg_order_lines l JOIN stg_orders o USING (order_key)
+WHERE l.order_key NOT IN (SELECT order_key FROM quality_quarantine)
 ORDER BY l.order_key, l.line_number""")
     return _count(con, "fct_order_lines")
 

@@ -10,6 +10,8 @@ _DESCRIPTIONS = {
     "stg_orders": "One row per order (one version per order key).",
     "stg_order_lines": "One row per order line.",
     "stg_customers": "One row per customer key (HMAC of e-mail, else phone).",
+    "stg_order_contacts": "One row per order: e-mail, phone, source customer id and name "
+    "as entered (personal data).",
     "stg_addresses": "One row per order and address type.",
     "stg_payments": "One row per payment of an order: token, brand, last 4, BIN at most.",
     "stg_refunds": "One row per refund or refunded item (order_key NULL when unlinked).",

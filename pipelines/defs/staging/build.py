@@ -4,6 +4,8 @@ Grain of each table:
 - ``stg_orders``: one row per order (``order_key`` = source ':' source_order_id).
 - ``stg_order_lines``: one row per order line.
 - ``stg_customers``: one row per customer key (keyed HMAC of e-mail, else phone).
+- ``stg_order_contacts``: one row per order: the contact data it was entered with (e-mail,
+  phone, the source's customer id and name), personal data the entry-accuracy rules check.
 - ``stg_addresses``: one row per order and address type (billing, shipping).
 - ``stg_payments``: one row per payment of an order (token, brand, last 4, BIN only): the
   source's payment stream when it has one (Olist split payments, Shopify transactions), else
@@ -293,6 +295,18 @@ LEFT JOIN _phones p ON p.phone = o.customer_phone
 WHERE s.customer_key IS NOT NULL
 GROUP BY s.customer_key
 ORDER BY s.customer_key""")
+        con.execute(f"""
+CREATE OR REPLACE TABLE stg_order_contacts AS
+SELECT o.order_key, {normalise_email_sql("o.customer_email")} AS email,
+       nullif(trim(o.customer_phone), '') AS phone, p.e164 AS phone_e164,
+       nullif(trim(o.customer_id), '') AS customer_id,
+       nullif(trim(o.customer_first_name), '') AS first_name,
+       nullif(trim(o.customer_last_name), '') AS last_name
+FROM _order_fields o
+LEFT JOIN _phones p ON p.phone = o.customer_phone
+    AND p.region IS NOT DISTINCT FROM upper(coalesce(o.billing_country, o.shipping_country))
+WHERE o.order_key IN (SELECT order_key FROM stg_orders)
+ORDER BY o.order_key""")
         address_parts = ("name", "address1", "address2", "city", "province", "zip", "country")
         union = " UNION ALL ".join(
             f"SELECT order_key, '{kind}' AS address_type, "

@@ -4,6 +4,7 @@ STAGING_TABLES: tuple[str, ...] = (
     "stg_orders",
     "stg_order_lines",
     "stg_customers",
+    "stg_order_contacts",
     "stg_addresses",
     "stg_payments",
     "stg_refunds",
