@@ -274,6 +274,8 @@ _FILTERABLE: dict[str, frozenset[str]] = {
     ),
     "ingest_files": frozenset({"source", "status", "file_format", "file_name"}),
     "ingest_rejects": frozenset({"source", "file_name", "error_type", "column_name"}),
+    "quality_findings": frozenset({"reason_code", "severity", "channel", "source"}),
+    "quality_quarantine": frozenset({"channel", "source"}),
     "stg_rejects": frozenset({"source", "file_name"}),
 }
 

@@ -38,6 +38,7 @@ PAGE_SPECS: dict[Page, tuple[str, str, str]] = {
     Page.OVERVIEW: ("overview.py", "Overview", ":material/insights:"),
     Page.ORDERS: ("orders.py", "Orders", ":material/receipt_long:"),
     Page.INGESTION: ("ingestion.py", "Ingestion", ":material/move_to_inbox:"),
+    Page.QUALITY: ("quality.py", "Data quality", ":material/rule:"),
 }
 
 

@@ -52,6 +52,7 @@ class Page(StrEnum):
     OVERVIEW = "overview"
     ORDERS = "orders"
     INGESTION = "ingestion"
+    QUALITY = "quality"
 
 
 # To add a page: add it to Page, then one line here naming the roles that see it.
@@ -59,6 +60,7 @@ _ROLES_BY_PAGE: dict[Page, frozenset[Role]] = {
     Page.OVERVIEW: frozenset(Role),
     Page.ORDERS: frozenset({Role.ANALYST, Role.REVIEWER, Role.ADMIN}),
     Page.INGESTION: frozenset({Role.ANALYST, Role.ADMIN}),
+    Page.QUALITY: frozenset({Role.ANALYST, Role.REVIEWER, Role.ADMIN}),
 }
 
 PAGES_BY_ROLE: dict[Role, tuple[Page, ...]] = {

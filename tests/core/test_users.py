@@ -29,10 +29,20 @@ from orderlens.users import (
 def test_pages_and_personal_data_by_role() -> None:
     assert all(Page.OVERVIEW in pages for pages in PAGES_BY_ROLE.values())
     assert set(PAGES_BY_ROLE) == set(Role)
-    assert PAGES_BY_ROLE[Role.ANALYST] == (Page.OVERVIEW, Page.ORDERS, Page.INGESTION)
-    assert PAGES_BY_ROLE[Role.REVIEWER] == (Page.OVERVIEW, Page.ORDERS)
+    assert PAGES_BY_ROLE[Role.ANALYST] == (
+        Page.OVERVIEW,
+        Page.ORDERS,
+        Page.INGESTION,
+        Page.QUALITY,
+    )
+    assert PAGES_BY_ROLE[Role.REVIEWER] == (Page.OVERVIEW, Page.ORDERS, Page.QUALITY)
     assert PAGES_BY_ROLE[Role.PLANNER] == (Page.OVERVIEW,)
-    assert PAGES_BY_ROLE[Role.ADMIN] == (Page.OVERVIEW, Page.ORDERS, Page.INGESTION)
+    assert PAGES_BY_ROLE[Role.ADMIN] == (
+        Page.OVERVIEW,
+        Page.ORDERS,
+        Page.INGESTION,
+        Page.QUALITY,
+    )
     assert [r for r in Role if can_see_personal_data(r)] == [Role.REVIEWER, Role.ADMIN]
     assert User("p", "P", Role.PLANNER).pages() == (Page.OVERVIEW,)
 

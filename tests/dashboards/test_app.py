@@ -133,7 +133,7 @@ def test_signed_out_visitor_sees_only_the_sign_in_form(env: Env) -> None:
     for secret in (*EMAILS, "#1001", "kpi-", "Overview", "Data as of", "online_store"):
         assert secret not in text
     # A page script run without a signed-in session refuses to render (defence in depth).
-    for page in ("overview", "orders", "ingestion"):
+    for page in ("overview", "orders", "ingestion", "quality"):
         direct = page_alone(page, None)
         assert [w.value for w in direct.warning] == ["Please sign in."]
         assert not direct.dataframe and "@example.com" not in all_text(direct)

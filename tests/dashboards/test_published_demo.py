@@ -27,7 +27,12 @@ from tests.dashboards.test_app import all_text, kpi_markers
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
 PASSWORD = "demo snapshot pass"
-TITLES = {Page.OVERVIEW: "Overview", Page.ORDERS: "Orders", Page.INGESTION: "Ingestion"}
+TITLES = {
+    Page.OVERVIEW: "Overview",
+    Page.ORDERS: "Orders",
+    Page.INGESTION: "Ingestion",
+    Page.QUALITY: "Data quality",
+}
 ONLINE_STORE_FILE = "online_store/orders_2026-10.csv"
 
 
