@@ -383,9 +383,32 @@ REFERENCE_INPUTS: tuple[ReferenceInput, ...] = (
         "FX rates into the reporting currency: one row per currency and day. The rate of an "
         "order is the latest on or before its day; none means the amount is reported missing.",
     ),
+    ReferenceInput(
+        "ref_corrections",
+        "corrections",
+        (
+            Field("source", "VARCHAR", "Landing source (subfolder) of the order.", True),
+            Field("source_order_id", "VARCHAR", "The order's id in its source.", True),
+            Field(
+                "line_number", "INTEGER", "Line of the order to correct; blank for an order field."
+            ),
+            Field(
+                "field", "VARCHAR", "Generic field to correct (e.g. shipping_zip, quantity).", True
+            ),
+            Field("value", "VARCHAR", "Corrected value, as in a generic file; blank clears it."),
+            Field("note", "VARCHAR", "Why (who fixed it, ticket)."),
+        ),
+        ("source", "source_order_id", "line_number", "field"),
+        "Corrections of received orders: one row per order (or order line) and field. Staging "
+        "applies them on top of the order's chosen version on every run, so a quarantined order "
+        "is replayed through validation once its fields are corrected; the received files stay "
+        "untouched.",
+    ),
 )
 
+
 REFERENCE_BY_TABLE: dict[str, ReferenceInput] = {r.table: r for r in REFERENCE_INPUTS}
+CORRECTIONS: ReferenceInput = REFERENCE_BY_TABLE["ref_corrections"]
 
 ORDER_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".json", ".ndjson", ".jsonl", ".txt")
 """Landing files OrderLens reads (``<landing>/<source>/<file>``); the format is detected from

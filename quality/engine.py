@@ -211,8 +211,7 @@ WITH raw AS (
     SELECT source, bool_or(shopify_amounts) AS shopify_amounts,
            bool_or(store_tax_inclusive) AS tax_inclusive,
            count(*) AS orders,
-           count(*) FILTER (WHERE has_amounts AND subtotal IS NOT NULL AND total IS NOT NULL)
-               AS orders_with_amounts,
+           count(*) FILTER (WHERE has_amounts AND total IS NOT NULL) AS orders_with_amounts,
            count(*) FILTER (WHERE has_amounts AND abs(total - (subtotal
                - CASE WHEN shopify_amounts THEN 0 ELSE coalesce(total_discounts, 0) END
                + coalesce(shipping, 0) + coalesce(total_tax, 0))) > 0.01) AS raw_total_mismatches,

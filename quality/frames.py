@@ -129,8 +129,11 @@ def build_frames(con: duckdb.DuckDBPyConnection, checked_at: datetime) -> None:
 CREATE OR REPLACE TEMP TABLE _qc_base AS
 WITH line_sums AS (
     SELECT order_key, count(*) AS n_lines,
-           sum(quantity * unit_price) AS gross_sum,
-           sum(quantity * unit_price - line_discount) AS line_sum,
+           -- Shipping charged as a line (legacy POST/DOT codes) is the order's shipping, not
+           -- merchandise.
+           sum(quantity * unit_price) FILTER (WHERE line_kind <> 'shipping') AS gross_sum,
+           sum(quantity * unit_price - line_discount) FILTER (WHERE line_kind <> 'shipping')
+               AS line_sum,
            bool_or(requires_shipping AND line_kind = 'product') AS any_ships,
            string_agg(product_name, ' ') FILTER (WHERE contains(product_name, '{_MARKER}'))
                AS carded_product_names
@@ -252,7 +255,10 @@ SELECT b.*,
             ELSE b.line_sum END AS expected_subtotal,
        CASE WHEN b.shopify_amounts THEN 'quantity x price less order discounts'
             ELSE 'line amounts after line discounts' END AS subtotal_rule,
-       b.subtotal - CASE WHEN b.shopify_amounts THEN 0 ELSE coalesce(b.total_discounts, 0) END
+       -- Without a stated subtotal, the total must add up from the lines.
+       coalesce(b.subtotal, CASE WHEN b.n_lines > 0 THEN CASE WHEN b.shopify_amounts
+                THEN b.gross_sum - coalesce(b.total_discounts, 0) ELSE b.line_sum END END)
+           - CASE WHEN b.shopify_amounts THEN 0 ELSE coalesce(b.total_discounts, 0) END
            + coalesce(b.shipping, 0)
            + CASE WHEN coalesce(b.taxes_included, false) OR coalesce(t.store_tax_inclusive, false)
                   THEN 0 ELSE coalesce(b.total_tax, 0) END AS expected_total,

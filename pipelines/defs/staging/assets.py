@@ -19,6 +19,7 @@ _DESCRIPTIONS = {
     "stg_status_events": "One row per order lifecycle event, over every version; "
     "out_of_order flags contradictions.",
     "stg_rejects": "One row per raw line of an order held out of staging, with the reason.",
+    "stg_corrections": "One row per correction of ref_corrections: applied, or why not.",
 }
 
 
@@ -28,7 +29,10 @@ _DESCRIPTIONS = {
     retry_policy=WRITE_RETRY,
     specs=[
         dg.AssetSpec(
-            table, deps=["raw_order_lines"], description=_DESCRIPTIONS[table], kinds={"duckdb"}
+            table,
+            deps=["raw_order_lines", "ref_corrections"],
+            description=_DESCRIPTIONS[table],
+            kinds={"duckdb"},
         )
         for table in STAGING_TABLES
     ],

@@ -18,6 +18,8 @@ Grain of each table:
   before an earlier lifecycle step (shipped before paid, delivered before shipped): such
   contradictions are kept as received, never reordered.
 - ``stg_rejects``: one row per raw line of an order held out of staging, with the reason.
+- ``stg_corrections``: one row per correction of ``ref_corrections`` and what became of it
+  (applied, or why not).
 
 Version rule: the same order (``source`` + ``source_order_id``) may arrive in several files
 (overlapping exports, a re-export after it shipped). The version with the most advanced
@@ -37,7 +39,12 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from orderlens.contracts import GENERIC_LINE_FIELDS, GENERIC_ORDER_FIELDS, channel_sql
+from orderlens.contracts import (
+    GENERIC_FIELDS,
+    GENERIC_LINE_FIELDS,
+    GENERIC_ORDER_FIELDS,
+    channel_sql,
+)
 from orderlens.security import customer_key_sql, normalise_email_sql, normalise_phone
 from orderlens.warehouse import scalar, transaction
 from pipelines.defs.staging.tables import STAGING_TABLES
@@ -134,6 +141,63 @@ _HAS_LINE = (
 """A raw row with every line field blank carries an order without lines."""
 
 
+def apply_corrections(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply ``ref_corrections`` to the chosen version of each order (``_chosen_lines``) and
+    record what became of each correction in ``stg_corrections``.
+
+    An order field is set on every line of the order (the first non-blank value wins, so it
+    must not lose to an uncorrected line); a line field on the line whose number (given, or
+    its position in the order) matches. A correction is ``applied``, or says why not: an
+    unknown field, a value that is not of the field's type, no such order or line.
+    """
+    types = {f.name: f.type for f in GENERIC_FIELDS}
+    order_fields = {f.name for f in GENERIC_ORDER_FIELDS}
+    fields_sql = ", ".join(f"('{name}', '{kind}')" for name, kind in types.items())
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE _corrections AS
+WITH known(field, field_type) AS (VALUES {fields_sql})
+SELECT c.source, c.source_order_id, c.line_number, lower(trim(c.field)) AS field, c.value,
+       c.note, c.source || ':' || c.source_order_id AS order_key, k.field_type,
+       EXISTS (SELECT 1 FROM _chosen_lines l
+               WHERE l.order_key = c.source || ':' || c.source_order_id) AS order_found,
+       EXISTS (SELECT 1 FROM _chosen_lines l
+               WHERE l.order_key = c.source || ':' || c.source_order_id
+                 AND coalesce(l.line_number, l._seq) = c.line_number) AS line_found
+FROM ref_corrections c LEFT JOIN known k ON k.field = lower(trim(c.field))""")
+    rows = con.execute(
+        "SELECT order_key, line_number, field, value, field_type FROM _corrections "
+        "WHERE field_type IS NOT NULL AND order_found ORDER BY order_key, line_number, field"
+    ).fetchall()
+    failed: dict[tuple[str, object, str], str] = {}
+    for order_key, line_number, field, value, field_type in rows:
+        is_order_field = field in order_fields
+        if not is_order_field and (line_number is None):
+            failed[(order_key, line_number, field)] = "a line field needs a line_number"
+            continue
+        cast = f"TRY_CAST(nullif(trim(?), '') AS {field_type})"
+        ok = scalar(
+            con, f"SELECT ? IS NULL OR trim(?) = '' OR {cast} IS NOT NULL", [value, value, value]
+        )
+        if not ok:
+            failed[(order_key, line_number, field)] = f"not a valid {field_type}"
+            continue
+        where = "order_key = ?"
+        params: list[object] = [value, order_key]
+        if not is_order_field:
+            where += " AND coalesce(line_number, _seq) = ?"
+            params.append(line_number)
+        con.execute(f'UPDATE _chosen_lines SET "{field}" = {cast} WHERE {where}', params)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _correction_failures (order_key VARCHAR, "
+        "line_number INTEGER, field VARCHAR, why VARCHAR)"
+    )
+    if failed:
+        con.executemany(
+            "INSERT INTO _correction_failures VALUES (?, ?, ?, ?)",
+            [[k[0], k[1], k[2], why] for k, why in failed.items()],
+        )
+
+
 def build_staging(
     con: duckdb.DuckDBPyConnection, *, timezone: str, secret: bytes
 ) -> dict[str, int]:
@@ -164,7 +228,10 @@ SELECT order_key, arg_max(file_id, (status_rank, coalesce(latest_event, '-infini
 FROM _versions GROUP BY order_key""")
     con.execute("""
 CREATE OR REPLACE TEMP TABLE _chosen_lines AS
-SELECT l.* FROM _lines l JOIN _chosen c USING (order_key, file_id)""")
+SELECT l.*, row_number() OVER (PARTITION BY l.order_key ORDER BY l._record_no, l._line)
+           AS _seq
+FROM _lines l JOIN _chosen c USING (order_key, file_id)""")
+    apply_corrections(con)
     _phone_map(con)
     firsts = ",\n       ".join(
         f'arg_min("{f.name}", _record_no) FILTER (WHERE "{f.name}" IS NOT NULL) AS "{f.name}"'
@@ -266,8 +333,7 @@ ORDER BY o.order_key""")
         con.execute("""
 CREATE OR REPLACE TABLE stg_order_lines AS
 SELECT l.order_key,
-       coalesce(l.line_number, row_number() OVER (PARTITION BY l.order_key
-                                                  ORDER BY l._record_no, l._line)) AS line_number,
+       coalesce(l.line_number, l._seq) AS line_number,
        nullif(trim(l.sku), '') AS sku, l.product_name, l.quantity, l.unit_price,
        coalesce(l.line_discount, 0) AS line_discount, coalesce(l.line_tax, 0) AS line_tax,
        l.quantity * l.unit_price - coalesce(l.line_discount, 0) AS line_amount,
@@ -467,7 +533,20 @@ SELECT r.file_id, r.source, f.file_name, r._line, NULL, 'source_order_id is miss
 FROM raw_order_lines r LEFT JOIN ingest_files f ON f.file_id = r.file_id
 WHERE r.source_order_id IS NULL
 ORDER BY 1, 4""")
+        con.execute("""
+CREATE OR REPLACE TABLE stg_corrections AS
+SELECT c.source, c.source_order_id, c.line_number, c.field, c.value, c.note,
+       CASE WHEN c.field_type IS NULL THEN 'unknown field'
+            WHEN NOT c.order_found THEN 'no such order'
+            WHEN c.line_number IS NOT NULL AND NOT c.line_found THEN 'no such line'
+            ELSE coalesce(f.why, 'applied') END AS status
+FROM _corrections c
+LEFT JOIN _correction_failures f ON f.order_key = c.order_key AND f.field = c.field
+    AND f.line_number IS NOT DISTINCT FROM c.line_number
+ORDER BY c.source, c.source_order_id, c.line_number NULLS FIRST, c.field""")
     for temp in (
+        "_corrections",
+        "_correction_failures",
         "_lines",
         "_versions",
         "_chosen",

@@ -11,4 +11,5 @@ STAGING_TABLES: tuple[str, ...] = (
     "stg_fulfilments",
     "stg_status_events",
     "stg_rejects",
+    "stg_corrections",
 )
