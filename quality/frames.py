@@ -129,11 +129,13 @@ def build_frames(con: duckdb.DuckDBPyConnection, checked_at: datetime) -> None:
 CREATE OR REPLACE TEMP TABLE _qc_base AS
 WITH line_sums AS (
     SELECT order_key, count(*) AS n_lines,
-           -- Shipping charged as a line (legacy POST/DOT codes) is the order's shipping, not
-           -- merchandise.
-           sum(quantity * unit_price) FILTER (WHERE line_kind <> 'shipping') AS gross_sum,
+           sum(quantity * unit_price) AS gross_sum,
+           sum(quantity * unit_price - line_discount) AS line_sum,
+           -- Without a stated subtotal, shipping charged as a line (legacy POST/DOT codes)
+           -- is the order's shipping, not merchandise.
+           sum(quantity * unit_price) FILTER (WHERE line_kind <> 'shipping') AS goods_gross,
            sum(quantity * unit_price - line_discount) FILTER (WHERE line_kind <> 'shipping')
-               AS line_sum,
+               AS goods_sum,
            bool_or(requires_shipping AND line_kind = 'product') AS any_ships,
            string_agg(product_name, ' ') FILTER (WHERE contains(product_name, '{_MARKER}'))
                AS carded_product_names
@@ -170,7 +172,7 @@ SELECT o.order_key, o.source, o.channel, o.source_order_id, o.order_date, o.curr
        'dated before an earlier step: ' || ev.late_events AS out_of_order_detail,
        (coalesce(o.paid_at, ev.paid_event) IS NOT NULL
         OR o.financial_status IN ('paid', 'partially_refunded', 'refunded')) AS is_paid,
-       coalesce(l.n_lines, 0) AS n_lines, l.gross_sum, l.line_sum,
+       coalesce(l.n_lines, 0) AS n_lines, l.gross_sum, l.line_sum, l.goods_gross, l.goods_sum,
        coalesce(l.any_ships, false) AND o.channel <> 'pos' AS ships,
        CASE WHEN p.n_captured > 0 THEN p.captured END AS captured,
        c.email, c.phone, c.customer_id,
@@ -257,7 +259,8 @@ SELECT b.*,
             ELSE 'line amounts after line discounts' END AS subtotal_rule,
        -- Without a stated subtotal, the total must add up from the lines.
        coalesce(b.subtotal, CASE WHEN b.n_lines > 0 THEN CASE WHEN b.shopify_amounts
-                THEN b.gross_sum - coalesce(b.total_discounts, 0) ELSE b.line_sum END END)
+                THEN coalesce(b.goods_gross, 0) - coalesce(b.total_discounts, 0)
+                ELSE coalesce(b.goods_sum, 0) END END)
            - CASE WHEN b.shopify_amounts THEN 0 ELSE coalesce(b.total_discounts, 0) END
            + coalesce(b.shipping, 0)
            + CASE WHEN coalesce(b.taxes_included, false) OR coalesce(t.store_tax_inclusive, false)

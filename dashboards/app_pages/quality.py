@@ -88,6 +88,14 @@ def top_rules() -> pl.DataFrame:
     )
 
 
+def held_codes() -> list[str]:
+    """The error codes that hold at least one order (the quarantine browser's code filter)."""
+    frame = queries.query(
+        "SELECT DISTINCT unnest(error_codes) AS code FROM quality_quarantine ORDER BY 1"
+    )
+    return [str(code) for code in frame["code"].to_list()]
+
+
 def quarantined(
     channels: list[str], sources: list[str], codes: list[str], paid_only: bool, search: str
 ) -> pl.DataFrame:
@@ -165,7 +173,7 @@ def _top_rules() -> None:
     )
 
 
-def _quarantine(allowed: bool, codes_known: list[str]) -> None:
+def _quarantine(allowed: bool) -> None:
     st.subheader("Quarantine")
     st.caption(
         "Orders held out of the analytics marts, fraud scoring and fulfilment by an error; "
@@ -178,7 +186,7 @@ def _quarantine(allowed: bool, codes_known: list[str]) -> None:
     sources = c2.multiselect(
         "Source", queries.distinct("quality_quarantine", "source"), key="q_sources"
     )
-    codes = c3.multiselect("Error", codes_known, key="q_codes", format_func=_code_label)
+    codes = c3.multiselect("Error", held_codes(), key="q_codes", format_func=_code_label)
     search = c4.text_input("Order key contains", key="q_search", max_chars=200)
     paid_only = st.toggle("Paid orders only", key="q_paid")
     frame = quarantined(channels, sources, codes, paid_only, search)
@@ -220,7 +228,7 @@ def render() -> None:
     st.divider()
     _top_rules()
     st.divider()
-    _quarantine(can_see_personal_data(user.role), codes_known)
+    _quarantine(can_see_personal_data(user.role))
 
 
 if __name__ == "__main__":

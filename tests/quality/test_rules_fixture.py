@@ -15,10 +15,8 @@ is in one of them, so any finding not expected (a false positive) fails the test
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-import shutil
 import statistics
 from collections import defaultdict
 from decimal import Decimal
@@ -29,12 +27,14 @@ import pytest
 from orderlens.reasons import ReasonCode, Severity
 from orderlens.warehouse import SnapshotReader
 from quality.rules import RULES
-from tests.conftest import make_settings, run_all
+from tests.quality.fixture_landing import (
+    FIXTURES,
+    fixture_rows,
+    personal_values,
+    publish_fixture,
+)
 
 pytestmark = pytest.mark.slow
-
-FIXTURES = Path(__file__).parent / "fixtures"
-SOURCE = "fixture"
 
 Finding = tuple[str, str]
 """(reason code, severity) of one finding."""
@@ -395,11 +395,6 @@ PLANTED_CARDS: tuple[str, ...] = (
 """Luhn-valid card numbers typed into the fixture's text fields (digits only)."""
 
 
-def _fixture_rows() -> list[dict[str, str]]:
-    with open(FIXTURES / "orders.csv", newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _has_error(findings: frozenset[Finding]) -> bool:
     return any(severity == Severity.ERROR.value for _, severity in findings)
 
@@ -411,18 +406,10 @@ def _warning_codes(findings: frozenset[Finding]) -> list[str]:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory):
     """Settings of a warehouse built once by the real pipeline from the fixture."""
-    root = tmp_path_factory.mktemp("rules_fixture")
-    landing = root / "landing"
-    shutil.copytree(FIXTURES / "_reference", landing / "_reference")
-    (landing / SOURCE).mkdir()
-    for name in ("orders.csv", "transactions.json"):
-        shutil.copy(FIXTURES / name, landing / SOURCE / name)
-    settings = make_settings(root / "home", landing)
-    outcome = run_all(settings)
-    # The quality step raises ContractMismatch when GX's verdict on any rule differs from
-    # the findings its SQL wrote: a successful run means GX agreed on every rule.
-    assert outcome.success, outcome.error
-    return settings
+    # publish_fixture asserts the run succeeded: the quality step raises ContractMismatch
+    # when GX's verdict on any rule differs from the findings its SQL wrote, so a successful
+    # run means GX agreed on every rule.
+    return publish_fixture(tmp_path_factory.mktemp("rules_fixture"))
 
 
 # ------------------------------------------------------------------------ the fixture itself
@@ -456,7 +443,7 @@ def test_every_rule_has_five_failing_and_five_valid_cases() -> None:
 def test_the_expectations_name_every_order_of_the_fixture_once() -> None:
     ids = [order_id for group in (*CASES.values(), SEVERAL_DEFECTS) for order_id in group]
     assert len(ids) == len(set(ids)), "an order is expected in two groups"
-    rows = _fixture_rows()
+    rows = fixture_rows()
     assert set(EXPECTED) == {row["source_order_id"] for row in rows}
     # Every order has a case description, on its first line.
     described = {row["source_order_id"] for row in rows if row["case"].strip()}
@@ -468,7 +455,7 @@ def test_the_expectations_name_every_order_of_the_fixture_once() -> None:
 def test_the_price_outlier_bounds_sit_on_the_usual_price() -> None:
     # OUT-06 and OUT-07 are exactly 5 x and 0.2 x MUG-1's median price in EUR: the fixture
     # must keep that median at 10.00 for them to test the bounds.
-    rows = _fixture_rows()
+    rows = fixture_rows()
     currency: dict[str, str] = {}
     for row in rows:
         currency.setdefault(row["source_order_id"], row["currency"].strip().upper())
@@ -549,20 +536,6 @@ def test_errors_are_quarantined_and_warnings_pass_through(published) -> None:
 # ------------------------------------------------------------------------ GX and privacy
 
 
-def _personal_values() -> set[str]:
-    """E-mail addresses and phone numbers of the fixture, as typed and normalised."""
-    values: set[str] = set()
-    for row in _fixture_rows():
-        email = row["customer_email"].strip()
-        if "@" in email and len(email) > 5:
-            values |= {email, email.lower()}
-        phone = row["customer_phone"].strip()
-        digits = re.sub(r"\D", "", phone)
-        if len(digits) >= 7:
-            values |= {phone, digits}
-    return values
-
-
 def test_gx_agrees_and_data_docs_show_no_personal_data(published) -> None:
     docs = Path(published.data_docs)
     assert (docs / "index.html").is_file()
@@ -573,7 +546,7 @@ def test_gx_agrees_and_data_docs_show_no_personal_data(published) -> None:
     }
     # The docs are of this validation: they name its rules.
     assert any(R.CARD_NUMBER_IN_TEXT.value in text for text in texts.values())
-    secrets = _personal_values() | set(PLANTED_CARDS)
+    secrets = personal_values() | set(PLANTED_CARDS)
     assert len(secrets) > 40
     leaks: set[tuple[str, str]] = set()
     for path, text in texts.items():
