@@ -137,7 +137,8 @@ WITH line_sums AS (
            sum(quantity * unit_price - line_discount) FILTER (WHERE line_kind <> 'shipping')
                AS goods_sum,
            bool_or(requires_shipping AND line_kind = 'product') AS any_ships,
-           string_agg(product_name, ' ') FILTER (WHERE contains(product_name, '{_MARKER}'))
+           string_agg(product_name, ' ' ORDER BY line_number)
+               FILTER (WHERE contains(product_name, '{_MARKER}'))
                AS carded_product_names
     FROM stg_order_lines GROUP BY order_key
 ), pay AS (
@@ -154,7 +155,7 @@ WITH line_sums AS (
            max(occurred_at) AS latest_event,
            count(*) FILTER (WHERE out_of_order) AS events_out_of_order,
            string_agg(event || ' at ' || strftime(occurred_at, '%Y-%m-%d %H:%M'), ', '
-                      ORDER BY occurred_at) FILTER (WHERE out_of_order) AS late_events
+                      ORDER BY occurred_at, event) FILTER (WHERE out_of_order) AS late_events
     FROM stg_status_events GROUP BY order_key
 ), ref AS (
     SELECT order_key, min(refunded_at) AS refunded_at FROM stg_refunds
@@ -214,7 +215,7 @@ WITH tax_mode AS (
     FROM _qc_tax_mode
 ), usual_email AS (
     -- A customer's usual e-mail: the most frequent, the earliest order's on ties.
-    SELECT source, customer_id, arg_max(email, (n, -epoch(first_at))) AS usual,
+    SELECT source, customer_id, arg_max(email, (n, -epoch(first_at), email)) AS usual,
            count(*) AS emails
     FROM (SELECT source, customer_id, email, count(*) AS n, min(created_at) AS first_at
           FROM _qc_base WHERE customer_id IS NOT NULL AND email IS NOT NULL
@@ -229,7 +230,9 @@ WITH tax_mode AS (
     FROM _qc_base b JOIN stg_orders o USING (order_key) JOIN items i USING (order_key)
     WHERE o.customer_key IS NOT NULL
 ), dup AS (
-    SELECT later.order_key, arg_min(earlier.order_key, later.created_at - earlier.created_at)
+    SELECT later.order_key,
+           -- The nearest earlier order; the smallest key among equally near ones.
+           arg_min(earlier.order_key, (later.created_at - earlier.created_at, earlier.order_key))
                AS duplicate_of,
            min(epoch(later.created_at) - epoch(earlier.created_at)) AS duplicate_seconds
     FROM keyed later JOIN keyed earlier
