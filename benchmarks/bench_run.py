@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ def bare(settings: Settings) -> None:
         build_fct_orders,
     )
     from pipelines.defs.staging.build import build_staging
+    from quality.engine import validate
 
     def writer():
         return open_writer(settings.warehouse)
@@ -56,6 +58,8 @@ def bare(settings: Settings) -> None:
             load_reference(con, ref.table, found.get(ref.table))
     with writer() as con:
         build_staging(con, timezone=settings.timezone, secret=settings.customer_key_secret())
+    with writer() as con:
+        validate(con, datetime.now(UTC), timezone=settings.timezone, docs=settings.data_docs)
     with writer() as con:
         build_fct_orders(con, settings.reporting_currency)
     with writer() as con:

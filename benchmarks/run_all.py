@@ -1,6 +1,6 @@
 """Run every benchmark and compare with the issue's targets (`make bench`, `make bench-smoke`).
 
-Full sizes: 1,000,000 lines (generate, Shopify CSV and Shopify NDJSON: 1,000,000 orders). `--smoke` runs each at a small
+Full sizes: 1,000,000 lines (generate, Shopify CSV, Shopify NDJSON and quality: 1,000,000 orders). `--smoke` runs each at a small
 size in well under a minute (it checks that the benchmarks work; its ratios are not the
 targets' measure). Results are written to benchmarks/out/results.json.
 """
@@ -17,6 +17,7 @@ from benchmarks import (
     bench_import,
     bench_ingest,
     bench_ndjson,
+    bench_quality,
     bench_run,
     bench_shopify_csv,
 )
@@ -38,6 +39,7 @@ def main() -> int:
         "run": bench_run.run(lines, 1 if args.smoke else 3),
         "shopify_csv": bench_shopify_csv.run(5_000 if args.smoke else 1_000_000, repeats),
         "ndjson": bench_ndjson.run(5_000 if args.smoke else 1_000_000, repeats),
+        "quality": bench_quality.run(20_000 if args.smoke else 1_000_000, repeats),
     }
     checks = {
         "definitions import extra <= 0.15 s": results["import"]["definitions_extra_s"] <= 0.15,
@@ -49,6 +51,12 @@ def main() -> int:
         <= bench_generate.TARGET_SECONDS,
         "generate 1M orders <= 2 GiB": results["generate"]["peak_rss_bytes"]
         <= bench_generate.TARGET_RSS_BYTES,
+        "quality rules <= 4x one full scan": results["quality"]["rules"]["ratio"]
+        <= bench_quality.TARGET_RULES_RATIO,
+        "quality e-mail + phone <= 15 s per 1M orders": results["quality"]["library"][
+            "seconds_per_1m_orders"
+        ]
+        <= bench_quality.TARGET_LIBRARY_SECONDS_PER_1M,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / ("results_smoke.json" if args.smoke else "results.json")).write_text(

@@ -409,6 +409,11 @@ REFERENCE_INPUTS: tuple[ReferenceInput, ...] = (
 
 REFERENCE_BY_TABLE: dict[str, ReferenceInput] = {r.table: r for r in REFERENCE_INPUTS}
 CORRECTIONS: ReferenceInput = REFERENCE_BY_TABLE["ref_corrections"]
+REFERENCE_DATA: tuple[ReferenceInput, ...] = tuple(
+    r for r in REFERENCE_INPUTS if r is not CORRECTIONS
+)
+"""The reference data describing the merchant (what the generator writes); corrections are
+written by people fixing orders."""
 
 ORDER_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".json", ".ndjson", ".jsonl", ".txt")
 """Landing files OrderLens reads (``<landing>/<source>/<file>``); the format is detected from

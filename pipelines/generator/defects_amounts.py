@@ -12,6 +12,10 @@ total_tax`` still hold), and it changes amounts by differences, so another defec
 order stays. Order fields are changed in the chunk's numbers (``Chunk.pre``) as well as in its
 text, so the earlier copy of an order that overlapping exports write (re-rendered from the
 numbers) shows the same defect; no injector here moves an order to another monthly file.
+No order with another order of the same customer less than an hour apart is damaged
+(``near_another_order``): a re-submitted order and its original keep the same items, total
+and times, so the re-submission stays a recognisable duplicate. Rates ("share of orders")
+are of the orders drawn, less those.
 
 Ground truth: the changed line and, when an order field changed, the order's first line
 (where order fields are written), under the injector's code.
@@ -43,6 +47,7 @@ from pipelines.generator.injectors import (
     ChunkContext,
     Injector,
     RecordMark,
+    near_another_order,
     register_injector,
 )
 from pipelines.generator.world import CURRENCY_INDEX
@@ -186,7 +191,8 @@ class _Defect(Injector):
         if chunk.pre is None or chunk.opts is None or chunk.n_orders == 0:
             return chunk, []
         edits = _Edits(chunk, self)
-        for order in np.flatnonzero(u[0] < self.rate).tolist():
+        drawn = np.flatnonzero(u[0] < self.rate)
+        for order in drawn[~near_another_order(chunk, drawn)].tolist():
             self.alter(edits, order, u[1:, order])
         return edits.apply()
 

@@ -36,6 +36,7 @@ from pipelines.generator.injectors import (
     Injector,
     PlanContext,
     RecordMark,
+    near_another_order,
     register_injector,
 )
 from pipelines.generator.plan import Plan
@@ -60,9 +61,6 @@ pick them with ``InjectorSpec(name, rate)``. The committed demo sample runs no i
 
 MAX_RATE = 1.0 / len(FIELD_DEFECTS)
 """A rate of this module's injectors is at most this (their orders are disjoint)."""
-
-NEAR_SECONDS = 3600
-"""Orders with another order of the same customer this close are never taken."""
 
 _ONLINE = ("online_store", "mobile_app")
 _SHIPPED_CHANNELS = ("online_store", "mobile_app", "marketplace")
@@ -113,7 +111,7 @@ class _FieldDefect(Injector):
         ).random(chunk.n_orders)
         low = self.slot * MAX_RATE
         candidates = np.flatnonzero((u >= low) & (u < low + self.rate))
-        candidates = candidates[~_near_another_order(chunk, candidates)]
+        candidates = candidates[~near_another_order(chunk, candidates)]
         if not candidates.size:
             return chunk, []
         view = chunk.orders[candidates].with_columns(
@@ -174,31 +172,6 @@ def _customer_orders(plan: Plan) -> pl.DataFrame:
     return _customer_counts(
         pick(CHANNELS, plan.channel[known].astype(np.int64)), ids, pl.Series(plan.created[known])
     )
-
-
-def _near_another_order(chunk: Chunk, candidates: np.ndarray) -> np.ndarray:
-    """Per candidate: another order of the same customer (account, else phone) is in the
-    chunk less than :data:`NEAR_SECONDS` away (a re-submission and its original)."""
-    if chunk.pre is None or chunk.created is None or not candidates.size:
-        return np.zeros(candidates.size, dtype=bool)
-    c = pl.col
-    key = (
-        chunk.pre.select(
-            pl.when(c("_has_cust")).then(
-                pl.coalesce(c("c_customer_id"), c("c_dial") + ":" + c("c_nsn"))
-            )
-        )
-        .to_series()
-        .alias("key")
-    )
-    every = pl.DataFrame({"key": key, "t": chunk.created, "i": np.arange(chunk.n_orders)})
-    picked = every[candidates].filter(c("key").is_not_null())
-    near = (
-        every.join(picked, on="key", suffix="_c")
-        .filter((c("i") != c("i_c")) & ((c("t") - c("t_c")).abs() < NEAR_SECONDS))
-        .get_column("i_c")
-    )
-    return np.isin(candidates, near.to_numpy())
 
 
 def _order_records(chunk: Chunk, hit: np.ndarray) -> np.ndarray:

@@ -197,6 +197,38 @@ def build_injectors(specs: Sequence[InjectorSpec], seed: int) -> list[Injector]:
     return [INJECTORS[s.name](s.rate, seed, i) for i, s in enumerate(specs)]
 
 
+NEAR_SECONDS = 3600
+"""Orders with another order of the same customer this close are never damaged by the
+entry-accuracy injectors (:func:`near_another_order`)."""
+
+
+def near_another_order(chunk: Chunk, candidates: np.ndarray) -> np.ndarray:
+    """Per candidate (positions of orders in ``chunk``): another order of the same customer
+    (account, else phone) is in the chunk less than :data:`NEAR_SECONDS` away (a re-submission
+    and its original: an added copy stays in its original's chunk). Injectors that damage
+    orders skip these, so a re-submitted order stays a recognisable duplicate."""
+    if chunk.pre is None or chunk.created is None or not candidates.size:
+        return np.zeros(candidates.size, dtype=bool)
+    c = pl.col
+    key = (
+        chunk.pre.select(
+            pl.when(c("_has_cust")).then(
+                pl.coalesce(c("c_customer_id"), c("c_dial") + ":" + c("c_nsn"))
+            )
+        )
+        .to_series()
+        .alias("key")
+    )
+    every = pl.DataFrame({"key": key, "t": chunk.created, "i": np.arange(chunk.n_orders)})
+    picked = every[candidates].filter(c("key").is_not_null())
+    near = (
+        every.join(picked, on="key", suffix="_c")
+        .filter((c("i") != c("i_c")) & ((c("t") - c("t_c")).abs() < NEAR_SECONDS))
+        .get_column("i_c")
+    )
+    return np.isin(candidates, near.to_numpy())
+
+
 # --------------------------------------------------------------------------------------------
 # The first injectors
 

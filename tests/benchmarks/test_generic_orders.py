@@ -20,7 +20,7 @@ from benchmarks.generic_orders import (
     write_demo_sample,
     write_generic_orders,
 )
-from orderlens.contracts import GENERIC_FIELD_NAMES, GENERIC_ORDER_FIELDS, REFERENCE_INPUTS
+from orderlens.contracts import GENERIC_FIELD_NAMES, GENERIC_ORDER_FIELDS, REFERENCE_DATA
 
 SAMPLE = Path(__file__).resolve().parents[2] / "pipelines" / "sample_landing"
 ORDER_FIELDS = [f.name for f in GENERIC_ORDER_FIELDS]
@@ -251,7 +251,7 @@ def test_sample_reference_files_cover_the_orders(fresh_sample: tuple[Path, DemoS
     folder, _ = fresh_sample
     ref = folder / "_reference"
     tables = {}
-    for spec in REFERENCE_INPUTS:
+    for spec in REFERENCE_DATA:
         with (ref / f"{spec.file_stem}.csv").open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             assert reader.fieldnames == [f.name for f in spec.fields]

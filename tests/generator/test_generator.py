@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from orderlens.contracts import GENERIC_FIELD_NAMES, GENERIC_ORDER_FIELDS, REFERENCE_INPUTS
+from orderlens.contracts import GENERIC_FIELD_NAMES, GENERIC_ORDER_FIELDS, REFERENCE_DATA
 from pipelines.cli import EXIT_OK, EXIT_USAGE, main
 from pipelines.generator import (
     INJECTORS,
@@ -608,7 +608,7 @@ def test_the_spike_and_promotions_move_demand_and_prices(clean: Generated) -> No
 def test_reference_inputs_cover_the_orders(clean: Generated) -> None:
     ref = clean.report.out / "_reference"
     tables = {}
-    for spec in REFERENCE_INPUTS:
+    for spec in REFERENCE_DATA:
         with (ref / f"{spec.file_stem}.csv").open(newline="", encoding="utf-8") as fh:
             reader = csv.DictReader(fh)
             assert reader.fieldnames == [f.name for f in spec.fields]
