@@ -32,6 +32,7 @@ lists their names.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -181,7 +182,7 @@ def _scattered(series: pl.Series, changes: Mapping[int, object]) -> pl.Series:
     return out
 
 
-class _Defect(Injector):
+class _Defect(Injector, ABC):
     """Draws, per order of a chunk: whether it is hit, which line, which variant, how much."""
 
     draws = 4
@@ -196,8 +197,9 @@ class _Defect(Injector):
             self.alter(edits, order, u[1:, order])
         return edits.apply()
 
+    @abstractmethod
     def alter(self, edits: _Edits, order: int, u: np.ndarray) -> None:
-        raise NotImplementedError
+        """Damage drawn order ``order`` through ``edits`` (``u``: its remaining draws)."""
 
     @staticmethod
     def lines_from(edits: _Edits, order: int, u: float) -> list[int]:
@@ -235,6 +237,7 @@ class _LineDefect(_Defect):
             edits.move_amounts(order, amount - (quantity * price - discount), subtotal, total)
             return
 
+    @abstractmethod
     def change(
         self,
         edits: _Edits,
@@ -248,7 +251,6 @@ class _LineDefect(_Defect):
     ) -> tuple[dict[str, str], int] | None:
         """New text of the line's fields and its new amount (minor units), or None when
         this line cannot take the defect."""
-        raise NotImplementedError
 
 
 def _keeps_totals(old_amount: int, new_amount: int, subtotal: int, total: int) -> bool:

@@ -22,6 +22,7 @@ Rates: the share of eligible orders damaged (each injector says which are eligib
 from __future__ import annotations
 
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import ClassVar
@@ -66,7 +67,7 @@ _ONLINE = ("online_store", "mobile_app")
 _SHIPPED_CHANNELS = ("online_store", "mobile_app", "marketplace")
 
 
-class _FieldDefect(Injector):
+class _FieldDefect(Injector, ABC):
     """Picks orders in its slot that it finds eligible and rewrites some of their fields."""
 
     columns: ClassVar[tuple[str, ...]]
@@ -92,14 +93,14 @@ class _FieldDefect(Injector):
             self.customers = _customer_orders(plan)
         return plan
 
+    @abstractmethod
     def eligible(self, view: pl.DataFrame) -> np.ndarray:
         """Which orders of ``view`` (the chunk's candidate orders, with ``_created`` and,
         when :attr:`needs_customers`, ``_orders`` and ``_first``) may be damaged."""
-        raise NotImplementedError
 
+    @abstractmethod
     def damage(self, view: pl.DataFrame, chunk: Chunk) -> dict[str, list[str | None]]:
         """New values of the changed columns, one per order of ``view`` (all eligible)."""
-        raise NotImplementedError
 
     def alter_chunk(self, chunk: Chunk, context: ChunkContext) -> tuple[Chunk, list[RecordMark]]:
         if self.rate <= 0 or chunk.n_orders == 0:
