@@ -67,6 +67,7 @@ import polars as pl
 
 from benchmarks.common import interleaved
 from orderlens.reasons import ReasonCode
+from orderlens.warehouse import table_from_frame
 from quality import lookups
 
 if TYPE_CHECKING:
@@ -236,23 +237,15 @@ def measure_rules(con: duckdb.DuckDBPyConnection, repeats: int) -> dict[str, Any
     }
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    con.register("_bench_frame", frame)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _bench_frame")
-    finally:
-        con.unregister("_bench_frame")
-
-
 def measure_library(con: duckdb.DuckDBPyConnection, orders: int, repeats: int) -> dict[str, Any]:
     """(b): the e-mail and phone lookups (``_qc_addr`` must exist: ``build_lookups``)."""
 
     def emails() -> None:
         values = con.sql(_DISTINCT_EMAILS).pl()["email"].to_list()
-        _register(con, "_lk_email", lookups.email_checks(values))
+        table_from_frame(con, "_lk_email", lookups.email_checks(values))
 
     def phones() -> None:
-        _register(con, "_lk_phone", lookups.phone_checks(con.sql(_DISTINCT_PHONES).pl()))
+        table_from_frame(con, "_lk_phone", lookups.phone_checks(con.sql(_DISTINCT_PHONES).pl()))
 
     times = interleaved({"email": emails, "phone": phones}, repeats, lambda _: clear_caches())
     distinct = con.execute(

@@ -70,6 +70,19 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | Non
     return rows[0][0] if rows else None
 
 
+def table_from_frame(
+    con: duckdb.DuckDBPyConnection, name: str, frame: Any, *, temporary: bool = True
+) -> None:
+    """Create (or replace) table ``name`` holding a polars frame's rows."""
+    view = f"_frame_for_{name}"
+    con.register(view, frame)
+    try:
+        kind = "TEMP TABLE" if temporary else "TABLE"
+        con.execute(f"CREATE OR REPLACE {kind} {name} AS SELECT * FROM {view}")
+    finally:
+        con.unregister(view)
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """Run the block as one transaction: all of its writes land, or none do."""

@@ -29,6 +29,7 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
+from orderlens.warehouse import table_from_frame
 from quality import lookups
 
 SHOPIFY_FORMATS: tuple[str, ...] = ("shopify_csv", "shopify_json")
@@ -61,14 +62,6 @@ generic field ingest scans for card numbers (``orderlens.contracts.CARD_SCANNED_
 _MARKER = "[card ••••"
 
 
-def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    con.register("_lk_frame", frame)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _lk_frame")
-    finally:
-        con.unregister("_lk_frame")
-
-
 def _distinct(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
     return con.sql(sql).pl()
 
@@ -76,15 +69,15 @@ def _distinct(con: duckdb.DuckDBPyConnection, sql: str) -> pl.DataFrame:
 def build_lookups(con: duckdb.DuckDBPyConnection) -> None:
     """The library verdicts of every distinct value the rules need (``_lk_*`` tables)."""
     emails = _distinct(con, "SELECT DISTINCT email FROM stg_order_contacts WHERE email IS NOT NULL")
-    _register(con, "_lk_email", lookups.email_checks(emails["email"].to_list()))
+    table_from_frame(con, "_lk_email", lookups.email_checks(emails["email"].to_list()))
     countries = _distinct(
         con, "SELECT DISTINCT country FROM stg_addresses WHERE country IS NOT NULL"
     )
-    _register(con, "_lk_country", lookups.country_checks(countries["country"].to_list()))
+    table_from_frame(con, "_lk_country", lookups.country_checks(countries["country"].to_list()))
     currencies = _distinct(
         con, "SELECT DISTINCT currency FROM stg_orders WHERE currency IS NOT NULL"
     )
-    _register(con, "_lk_currency", lookups.currency_checks(currencies["currency"].to_list()))
+    table_from_frame(con, "_lk_currency", lookups.currency_checks(currencies["currency"].to_list()))
     con.execute("""
 CREATE OR REPLACE TEMP TABLE _qc_addr AS
 SELECT a.*, k.country_code AS cc FROM stg_addresses a
@@ -94,13 +87,13 @@ LEFT JOIN _lk_country k ON k.country = a.country AND k.country_valid""")
         "SELECT DISTINCT cc AS country, province FROM _qc_addr "
         "WHERE cc IS NOT NULL AND province IS NOT NULL",
     )
-    _register(con, "_lk_subdivision", lookups.subdivision_checks(provinces))
+    table_from_frame(con, "_lk_subdivision", lookups.subdivision_checks(provinces))
     zips = _distinct(
         con,
         "SELECT DISTINCT cc AS country, zip FROM _qc_addr WHERE cc IS NOT NULL AND zip IS NOT NULL",
     )
-    _register(con, "_lk_postal", lookups.postal_checks(zips))
-    _register(
+    table_from_frame(con, "_lk_postal", lookups.postal_checks(zips))
+    table_from_frame(
         con,
         "_lk_postcode_countries",
         pl.DataFrame({"cc": sorted(lookups.POSTAL_PATTERNS)}, schema={"cc": pl.String}),
@@ -114,7 +107,7 @@ LEFT JOIN _qc_addr b ON b.order_key = c.order_key AND b.address_type = 'billing'
 LEFT JOIN _qc_addr s ON s.order_key = c.order_key AND s.address_type = 'shipping'
 WHERE c.phone IS NOT NULL""",
     )
-    _register(con, "_lk_phone", lookups.phone_checks(phones))
+    table_from_frame(con, "_lk_phone", lookups.phone_checks(phones))
 
 
 def build_frames(con: duckdb.DuckDBPyConnection, checked_at: datetime) -> None:

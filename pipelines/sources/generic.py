@@ -23,7 +23,7 @@ import numpy as np
 
 from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS, Field
 from orderlens.security import redact_card_numbers
-from orderlens.warehouse import scalar
+from orderlens.warehouse import scalar, table_from_frame
 from pipelines.sources.csv_records import (
     as_utf8_bytes,
     count_newlines,
@@ -497,13 +497,7 @@ def _attach_lines(
             LINE: np.asarray(lines, dtype=np.int64),
         }
     )
-    con.register("_line_map", numbers)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT * FROM _line_map"
-        )
-    finally:
-        con.unregister("_line_map")
+    table_from_frame(con, f"{table}_lines", numbers, temporary=temporary)
 
 
 def _field_of(csv_line: str | None, index: int | None) -> str | None:

@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 
 from orderlens.security import redact_card_numbers
-from orderlens.warehouse import scalar
+from orderlens.warehouse import scalar, table_from_frame
 from pipelines.sources.csv_records import count_newlines
 from pipelines.sources.generic import LINE, RECORD_NO, ParseResult, Reject
 
@@ -850,11 +850,7 @@ def load_records(
                 LINE: line_array[kept].astype(np.int64),
             }
         )
-        con.register("_json_keys", frame)
-        try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {keys} AS SELECT * FROM _json_keys")
-        finally:
-            con.unregister("_json_keys")
+        table_from_frame(con, keys, frame)
         # A hash join on the row id, not a positional join: that one runs single-threaded,
         # and the order table and every stream scan the records.
         recs = (

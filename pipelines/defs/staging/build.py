@@ -46,7 +46,7 @@ from orderlens.contracts import (
     channel_sql,
 )
 from orderlens.security import customer_key_sql, normalise_email_sql, normalise_phone
-from orderlens.warehouse import scalar, transaction
+from orderlens.warehouse import scalar, table_from_frame, transaction
 from pipelines.defs.staging.tables import STAGING_TABLES
 
 _TIMESTAMP_FIELDS = (
@@ -99,11 +99,7 @@ def _phone_map(con: duckdb.DuckDBPyConnection) -> None:
     ).pl()
     e164 = [normalise_phone(p, r) for p, r in zip(pairs["phone"], pairs["region"], strict=True)]
     frame = pairs.with_columns(pl.Series("e164", e164, dtype=pl.String))
-    con.register("_phone_frame", frame)
-    try:
-        con.execute("CREATE OR REPLACE TEMP TABLE _phones AS SELECT * FROM _phone_frame")
-    finally:
-        con.unregister("_phone_frame")
+    table_from_frame(con, "_phones", frame)
 
 
 _STATUS_RANK = """CASE
