@@ -69,6 +69,12 @@ GENERIC_ORDER_FIELDS: tuple[Field, ...] = (
     Field("taxes_included", "BOOLEAN", "true when prices already include tax."),
     Field("total", MONEY, "Amount the customer pays.", True),
     Field(
+        "paid_amount",
+        MONEY,
+        "Amount captured from the customer, when the selling system states it (blank: the "
+        "total, once paid); checked against the total.",
+    ),
+    Field(
         "financial_status",
         "VARCHAR",
         "pending, authorized, paid, partially_refunded, refunded, voided.",
@@ -130,6 +136,12 @@ GENERIC_LINE_FIELDS: tuple[Field, ...] = (
     Field("quantity", "DECIMAL(18,4)", "Units sold (must be a positive whole number).", True),
     Field("unit_price", MONEY, "Price of one unit before discounts.", True),
     Field("line_discount", MONEY, "Discount on the line."),
+    Field(
+        "line_total",
+        MONEY,
+        "Line amount as the selling system states it: quantity x unit price - line discount "
+        "(blank when not stated); checked against its parts.",
+    ),
     Field("line_tax", MONEY, "Tax on the line."),
     Field("vendor", "VARCHAR", "Vendor, brand or marketplace seller."),
     Field("product_category", "VARCHAR", "Product category (English where translated)."),

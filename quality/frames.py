@@ -6,7 +6,7 @@ Grain:
   lifecycle times from its status events, and the cross-order facts (duplicate of an
   earlier order, e-mail differing from the customer's usual one).
 - ``_qc_lines``: one row per staged order line, with its SKU's catalogue membership and
-  price history (median unit price per SKU and currency).
+  price history (median unit price per SKU and currency) and its currency's minor unit.
 
 Library checks run once per distinct value (:mod:`quality.lookups`) into small ``_lk_*``
 tables joined here, so the rules themselves are plain SQL predicates.
@@ -314,8 +314,9 @@ WITH catalogue AS (
     SELECT source, bool_or(sku_known) AS source_in_catalogue FROM lines GROUP BY source
 )
 SELECT x.*, h.sku_median, coalesce(h.sku_lines, 0) AS sku_lines, c.source_in_catalogue,
-       f.file_name
+       coalesce(cur.minor_unit, 0.01) AS minor_unit, f.file_name
 FROM lines x
+LEFT JOIN _lk_currency cur ON cur.currency = x.currency
 LEFT JOIN history h ON h.sku = x.sku AND h.currency = x.currency
 LEFT JOIN covered c USING (source)
 LEFT JOIN ingest_files f ON f.file_id = x.file_id""")

@@ -54,7 +54,9 @@ def _money(expr: str) -> str:
     return f"CAST(round({expr}, 4) AS VARCHAR)"
 
 
-_ARITH = "has_amounts AND currency_valid"
+_ARITH = "has_amounts"
+"""Arithmetic is checked whenever the source states amounts: an invalid currency code does not
+make the sums right (its tolerance is then one cent, ``minor_unit``)."""
 
 RULES: tuple[Rule, ...] = (
     # ------------------------------------------------------------------ fields
@@ -152,6 +154,15 @@ RULES: tuple[Rule, ...] = (
         W,
     ),
     # ------------------------------------------------------------------ arithmetic
+    Rule(
+        ReasonCode.LINE_AMOUNT_MISMATCH,
+        "line",
+        "line_total",
+        "stated_line_amount IS NOT NULL AND abs(stated_line_amount - line_amount) > minor_unit",
+        f"'line amount ' || {_money('stated_line_amount')} || ' differs from quantity x unit "
+        f"price - discount (' || {_money('line_amount')} || ') by ' || "
+        f"{_money('stated_line_amount - line_amount')}",
+    ),
     Rule(
         ReasonCode.SUBTOTAL_MISMATCH,
         "order",

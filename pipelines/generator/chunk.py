@@ -357,6 +357,9 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
             "shipping_method": pick(SHIPPING_METHODS, shipping_method),
             "total_tax": total_tax,
             "total": total,
+            # A captured amount other than the total (an injected payment mismatch); -1: the
+            # total, once paid.
+            "_paid_amount": np.full(m, -1, dtype=np.int64),
             "financial_status": pick(FINANCIAL_NAMES, status),
             "fulfillment_status": pick(FULFILLMENT_NAMES, fulfillment),
             "paid_at": paid_at,
@@ -408,6 +411,7 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
             "quantity": pl.Series(qty).cast(pl.String),
             "unit_price": price,
             "line_discount": line_disc,
+            "line_total": net,
             "line_tax": line_tax,
             "vendor": pick(cat.vendors, sku),
             "requires_shipping": pick(("false", "true"), ships.astype(np.int64)),
@@ -430,6 +434,7 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
         "quantity",
         money_text("unit_price"),
         money_text("line_discount"),
+        money_text("line_total"),
         money_text("line_tax"),
         "vendor",
         pl.lit(None, pl.String).alias("product_category"),
@@ -597,13 +602,13 @@ _PLAIN_COLUMNS = frozenset(
     {
         "source_order_id", "order_number", "channel", "created_at", "currency", "subtotal",
         "total_discounts", "discount_codes", "shipping", "shipping_method", "total_tax",
-        "taxes_included", "total", "financial_status", "fulfillment_status", "paid_at",
-        "cancelled_at", "promised_delivery_date", "customer_id", "customer_email",
+        "taxes_included", "total", "paid_amount", "financial_status", "fulfillment_status",
+        "paid_at", "cancelled_at", "promised_delivery_date", "customer_id", "customer_email",
         "customer_phone", "customer_created_at", "billing_country", "shipping_country",
         "shipping_phone", "client_ip", "device_id", "payment_method", "payment_token",
         "card_brand", "card_last4", "card_bin", "refunded_amount", "refunded_at", "carrier",
         "tracking_number", "shipped_at", "delivered_at", "line_number", "sku", "quantity",
-        "unit_price", "line_discount", "line_tax", "requires_shipping",
+        "unit_price", "line_discount", "line_total", "line_tax", "requires_shipping",
     }
 )  # fmt: skip
 """Columns the writer fills from fixed formats (digits, codes, ISO text): never quoted."""
@@ -873,6 +878,14 @@ def _order_columns(opts: RenderOptions) -> list[pl.Expr]:
         money_text("total_tax"),
         pl.lit("false").alias("taxes_included"),
         money_text("total"),
+        money_text(
+            "paid_amount",
+            pl.when(c("paid_at") < 0)
+            .then(-1)
+            .when(c("_paid_amount") >= 0)
+            .then(c("_paid_amount"))
+            .otherwise(c("total")),
+        ),
         c("financial_status"),
         c("fulfillment_status"),
         timestamp_text_local("paid_at"),

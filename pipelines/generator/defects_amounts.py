@@ -1,6 +1,7 @@
 """Injectors of entry-accuracy defects in amounts, ranges, references and times: a subtotal or
 total that does not add up, an invalid quantity, a negative or far-off unit price, an unknown
-SKU, timestamps out of order or in the future, an impossible status transition.
+SKU, timestamps out of order or in the future, an impossible status transition, a stated
+line amount or captured amount that contradicts its parts, a currency that is no ISO code.
 
 Grain: at most one changed line (or one set of order fields) per order and injector; every
 injector draws the same number of values per chunk whatever it hits, so its choices do not
@@ -20,9 +21,10 @@ are of the orders drawn, less those.
 Ground truth: the changed line and, when an order field changed, the order's first line
 (where order fields are written), under the injector's code.
 
-Not injected: PAYMENT_MISMATCH (the generic format carries no payment amount to contradict
-the total) and LINE_AMOUNT_MISMATCH (it carries no line amount: lines give quantity, unit
-price and discount only).
+The stated amounts (``line_total``, ``paid_amount``) follow their parts unless an injector
+here contradicts them: a line injector moves a line's stated amount with its new amount, and
+the rendered ``paid_amount`` is the (possibly mistyped) total unless :class:`PaymentMismatch`
+set another.
 
 Registered on import (``pipelines/generator/__init__.py``), so ``default_injector_specs()``
 (every registered injector) includes them at their small default rates; the committed demo
@@ -136,6 +138,8 @@ class _Edits:
             self.numbers[name][order] = value
         for name in shown if shown is not None else tuple(values):
             self.shown[name].add(order)
+        if "total" in values or "paid_at" in values:
+            self.shown["paid_amount"].add(order)  # rendered from them
         self.marked.add(int(self.first_line[order]))
 
     def move_amounts(self, order: int, delta: int, subtotal: int, total: int) -> None:
@@ -232,9 +236,14 @@ class _LineDefect(_Defect):
             if change is None:
                 continue
             texts, amount = change
+            delta = amount - (quantity * price - discount)
+            # The stated line amount moves with its parts, so it keeps whatever error it had.
+            stated = _minor(lines["line_total"][line], exponent)
+            if stated is not None:
+                texts = {**texts, "line_total": _money(stated + delta, exponent)}
             for name, value in texts.items():
                 edits.set_line(line, name, value)
-            edits.move_amounts(order, amount - (quantity * price - discount), subtotal, total)
+            edits.move_amounts(order, delta, subtotal, total)
             return
 
     @abstractmethod
@@ -595,6 +604,102 @@ class InvalidStatusTransition(_Defect):
             edits.set_order(order, {"paid_at": -1, "financial_status": "pending"})
 
 
+@register_injector
+class LineAmountMismatch(_Defect):
+    """A line's stated amount (``line_total``) contradicts its quantity, unit price and
+    discount: the unit price written as the line amount (quantity 2 or more), the line
+    discount not taken off (discounted lines), or two adjacent digits transposed; else 1 to
+    20 major units off (JPY: 100 to 2,000 yen). Quantity, price, subtotal and total stay.
+
+    Rate: share of orders (one line each; lines whose stated amount already disagrees are
+    left alone).
+    """
+
+    name = "line_amount_mismatch"
+    description = "a line's stated amount off its quantity x unit price - discount"
+    reason_codes = (ReasonCode.LINE_AMOUNT_MISMATCH,)
+    default_rate = _DEFAULT_RATE
+
+    def alter(self, edits: _Edits, order: int, u: np.ndarray) -> None:
+        lines = edits.chunk.lines
+        exponent = int(edits.pre["_exp"][order])
+        for line in self.lines_from(edits, order, float(u[0])):
+            quantity = _count(lines["quantity"][line])
+            price = _minor(lines["unit_price"][line], exponent)
+            discount = _minor(lines["line_discount"][line], exponent)
+            stated = _minor(lines["line_total"][line], exponent)
+            if quantity is None or price is None or discount is None or stated is None:
+                continue
+            amount = quantity * price - discount
+            if stated != amount:
+                continue
+            wrong = None
+            if u[1] < 0.3 and quantity >= 2:
+                wrong = price - discount
+            elif u[1] < 0.5 and discount > 0:
+                wrong = amount + discount
+            elif u[1] < 0.7:
+                wrong = _transposed(amount, float(u[2]))
+            if wrong is None or abs(wrong - amount) <= 1:
+                wrong = amount + (1 + int(u[2] * 20)) * 10 ** max(exponent, 2)
+            edits.set_line(line, "line_total", _money(wrong, exponent))
+            return
+
+
+@register_injector
+class PaymentMismatch(_Defect):
+    """The amount captured (``paid_amount``) is not the total: a partial capture (30 % to
+    90 % of it), or 1 to 20 major units (JPY: 100 to 2,000 yen) short or over. The total
+    and everything else stay.
+
+    Rate: share of orders; only paid orders are changed.
+    """
+
+    name = "payment_mismatch"
+    description = "the amount captured differs from the total"
+    reason_codes = (ReasonCode.PAYMENT_MISMATCH,)
+    default_rate = _DEFAULT_RATE
+
+    def alter(self, edits: _Edits, order: int, u: np.ndarray) -> None:
+        if int(edits.pre["paid_at"][order]) < 0:
+            return
+        total = int(edits.pre["total"][order])
+        lowest = 10 ** max(int(edits.pre["_exp"][order]), 2)
+        if u[0] < 0.4 and total >= 10 * lowest:
+            paid = total * (3 + int(u[1] * 7)) // 10
+        else:
+            step = (1 + int(u[1] * 20)) * lowest
+            paid = total + step if u[2] < 0.5 or total <= step else total - step
+        edits.set_order(order, {"_paid_amount": paid}, ("paid_amount",))
+
+
+_CURRENCY_SIGNS = {"USD": "US$", "EUR": "€", "GBP": "£", "CAD": "C$", "JPY": "¥"}
+
+
+@register_injector
+class CurrencyInvalid(_Defect):
+    """The currency is not an ISO 4217 code: its sign (``€``, ``US$``...) or its code with a
+    letter typed twice (``EURR``). Amounts stay in the order's real currency.
+
+    Rate: share of orders; only orders whose lines all sell catalogue SKUs at their
+    catalogue price (price history is kept per currency).
+    """
+
+    name = "currency_invalid"
+    description = "the currency written as a sign or a mistyped code"
+    reason_codes = (ReasonCode.CURRENCY_INVALID,)
+    default_rate = _DEFAULT_RATE
+
+    def alter(self, edits: _Edits, order: int, u: np.ndarray) -> None:
+        first, n = int(edits.first_line[order]), int(edits.n_lines[order])
+        if not all(edits.as_catalogued(line) for line in range(first, first + n)):
+            return  # a price already far off its SKU's would no longer be compared with it
+        code = str(edits.pre["currency"][order])
+        sign = _CURRENCY_SIGNS.get(code)
+        wrong = sign if sign is not None and u[0] < 0.5 else code + code[-1]
+        edits.set_order(order, {"currency": wrong})
+
+
 AMOUNT_DEFECTS: tuple[str, ...] = (
     SubtotalMismatch.name,
     TotalMismatch.name,
@@ -605,5 +710,8 @@ AMOUNT_DEFECTS: tuple[str, ...] = (
     PaidBeforeCreated.name,
     FutureTimestamp.name,
     InvalidStatusTransition.name,
+    LineAmountMismatch.name,
+    PaymentMismatch.name,
+    CurrencyInvalid.name,
 )
 """Names of the injectors of this module, in registration order."""

@@ -142,7 +142,8 @@ SELECT
     'credit_card_company': {_t("card_brand")}}} AS payment_details,
   CASE WHEN {token} IS NULL AND {_t("paid_at")} IS NULL THEN [] ELSE [{{
     'id': {_t("source_order_id")} || '-1', 'kind': 'sale', 'status': 'success',
-    'gateway': {_t("payment_method")}, 'amount': {_money("total")},
+    'gateway': {_t("payment_method")},
+    'amount': coalesce({_money("paid_amount")}, {_money("total")}),
     'currency': {_t("currency")}, 'authorization': {token},
     'created_at': {_t("paid_at")}}}] END AS transactions,
   CASE WHEN coalesce({refunded}, 0) = 0 THEN [] ELSE [{{

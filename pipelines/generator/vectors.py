@@ -52,9 +52,10 @@ def local_midnight_utc(day: date, tz: ZoneInfo) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
 
 
-def money_text(col: str) -> pl.Expr:
-    """Minor units (Int64, -1 for blank) as decimal text in the row's currency (``_exp``)."""
-    c = pl.col(col)
+def money_text(col: str, value: pl.Expr | None = None) -> pl.Expr:
+    """Minor units (Int64, -1 for blank) as decimal text in the row's currency (``_exp``),
+    named ``col``: column ``col``, or ``value`` when given."""
+    c = pl.col(col) if value is None else value
     two = (c // 100).cast(pl.String) + "." + (c % 100).cast(pl.String).str.zfill(2)
     return (
         pl.when(c < 0)

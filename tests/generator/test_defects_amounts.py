@@ -19,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pycountry
 import pytest
 
 from orderlens.contracts import GENERIC_ORDER_FIELDS
@@ -43,12 +44,14 @@ TIMES = (*CHAIN, "cancelled_at", "refunded_at")
 PAID_STATUSES = ("paid", "partially_refunded", "refunded")
 ORDER_FIELDS = [f.name for f in GENERIC_ORDER_FIELDS if f.name != "source_order_id"]
 
+_MOVES_A_LINE = {"line_total", "subtotal", "total", "paid_amount", "refunded_amount"}
 CHANGEABLE: dict[str, set[str]] = {
-    "subtotal_mismatch": {"subtotal", "total"},
-    "total_mismatch": {"total"},
-    "quantity_invalid": {"quantity", "line_discount", "subtotal", "total", "refunded_amount"},
-    "negative_price": {"unit_price", "subtotal", "total", "refunded_amount"},
-    "price_outlier": {"unit_price", "line_discount", "subtotal", "total", "refunded_amount"},
+    # the stated paid amount is the total, whatever it became
+    "subtotal_mismatch": {"subtotal", "total", "paid_amount"},
+    "total_mismatch": {"total", "paid_amount"},
+    "quantity_invalid": {"quantity", "line_discount", *_MOVES_A_LINE},
+    "negative_price": {"unit_price", *_MOVES_A_LINE},
+    "price_outlier": {"unit_price", "line_discount", *_MOVES_A_LINE},
     "unknown_sku": {"sku"},
     "paid_before_created": {"paid_at", "shipped_at"},
     "future_timestamp": {*TIMES, "promised_delivery_date"},
@@ -57,8 +60,12 @@ CHANGEABLE: dict[str, set[str]] = {
         "carrier",
         "tracking_number",
         "paid_at",
+        "paid_amount",
         "financial_status",
     },
+    "line_amount_mismatch": {"line_total"},
+    "payment_mismatch": {"paid_amount"},
+    "currency_invalid": {"currency"},
 }
 """Columns each injector may change (every other column stays the clean run's)."""
 
@@ -170,12 +177,25 @@ def codes_that_fire(landing: Landing, checked_at: datetime) -> dict[tuple[str, s
         )
         if abs(money(o["total"]) - expected) > unit:
             codes.add(ReasonCode.TOTAL_MISMATCH)
+        paid = o["paid_at"] is not None or o["financial_status"] in PAID_STATUSES
+        if (
+            paid
+            and o["paid_amount"] is not None
+            and abs(money(o["paid_amount"]) - money(o["total"])) > unit
+        ):
+            codes.add(ReasonCode.PAYMENT_MISMATCH)
+        if pycountry.currencies.get(alpha_3=(o["currency"] or "").strip().upper()) is None:
+            codes.add(ReasonCode.CURRENCY_INVALID)
         for x in lines:
             quantity, price = money(x["quantity"]), money(x["unit_price"])
             if quantity <= 0 or quantity != quantity.to_integral_value():
                 codes.add(ReasonCode.QUANTITY_INVALID)
             if price < 0:
                 codes.add(ReasonCode.PRICE_NEGATIVE)
+            stated = x["line_total"]
+            amount = quantity * price - money(x["line_discount"])
+            if stated is not None and abs(money(stated) - amount) > unit:
+                codes.add(ReasonCode.LINE_AMOUNT_MISMATCH)
             median, n = medians.get((x["sku"] or "", o["currency"] or ""), (Decimal(0), 0))
             if price > 0 and n >= 5 and not median / 5 <= price <= 5 * median:
                 codes.add(ReasonCode.PRICE_OUTLIER)
@@ -225,6 +245,9 @@ def test_the_injectors_are_registered_with_their_codes() -> None:
         "paid_before_created": ReasonCode.TIMESTAMP_ORDER,
         "future_timestamp": ReasonCode.FUTURE_TIMESTAMP,
         "invalid_status_transition": ReasonCode.STATUS_TRANSITION_INVALID,
+        "line_amount_mismatch": ReasonCode.LINE_AMOUNT_MISMATCH,
+        "payment_mismatch": ReasonCode.PAYMENT_MISMATCH,
+        "currency_invalid": ReasonCode.CURRENCY_INVALID,
     }
     assert tuple(expected) == AMOUNT_DEFECTS
     for name, code in expected.items():
@@ -269,14 +292,14 @@ def test_ground_truth_marks_the_changed_line_and_the_first_line(
         key = (row.source, row.source_order_id, row.line_number)
         assert records[key]["file"] == row.file == before[key]["file"], "stays in its file"
         marked[(row.injector, row.source, row.source_order_id)].add(row.line_number)
-    line_fields = ("quantity", "unit_price", "line_discount", "sku")
+    line_fields = ("quantity", "unit_price", "line_discount", "line_total", "sku")
     changed_lines: dict[tuple[str, str], set[int]] = defaultdict(set)
     for (source, order_id, number), record in records.items():
         if any(record[c] != before[(source, order_id, number)][c] for c in line_fields):
             changed_lines[(source, order_id)].add(number)
     for (injector, source, order_id), lines in marked.items():
         changed = changed_lines[(source, order_id)]
-        if injector == "unknown_sku":
+        if injector in ("unknown_sku", "line_amount_mismatch"):
             assert len(lines) == 1 and lines <= changed
         elif injector in ("quantity_invalid", "negative_price", "price_outlier"):
             assert 1 in lines and len(lines) <= 2 and lines & changed
@@ -319,9 +342,12 @@ def test_unmarked_orders_are_the_clean_runs_and_marked_ones_change_only_their_fi
         assert changed <= allowed, (injectors, changed - allowed, new["source_order_id"])
         if len(injectors) == 1:
             changed_somewhere[next(iter(injectors))] |= changed
-    assert changed_somewhere["total_mismatch"] == {"total"}
+    assert changed_somewhere["total_mismatch"] == {"total", "paid_amount"}
     assert changed_somewhere["unknown_sku"] == {"sku"}
-    assert changed_somewhere["subtotal_mismatch"] == {"subtotal", "total"}
+    assert changed_somewhere["subtotal_mismatch"] == {"subtotal", "total", "paid_amount"}
+    assert changed_somewhere["line_amount_mismatch"] == {"line_total"}
+    assert changed_somewhere["payment_mismatch"] == {"paid_amount"}
+    assert changed_somewhere["currency_invalid"] == {"currency"}
 
 
 def test_the_variants_of_each_defect_occur(dirty: Landing, clean: Landing) -> None:
@@ -362,6 +388,15 @@ def test_the_variants_of_each_defect_occur(dirty: Landing, clean: Landing) -> No
     ]
     deltas = {money(b) - money(a) for a, b in values("subtotal_mismatch", "subtotal")}
     assert any(d > 0 for d in deltas) and any(d < 0 for d in deltas)
+    stated = values("line_amount_mismatch", "line_total")
+    assert len(stated) == len(hit["line_amount_mismatch"]) > 0
+    captured = {
+        (money(b) - money(a)).copy_sign(1) != 0 and money(b) < money(a)
+        for a, b in values("payment_mismatch", "paid_amount")
+    }
+    assert captured == {True, False}  # short and over
+    currencies = {b for _, b in values("currency_invalid", "currency")}
+    assert any(c and len(c) == 4 for c in currencies) and any(c in ("€", "US$") for c in currencies)
     unshipped = values("invalid_status_transition", "shipped_at")
     unpaid = values("invalid_status_transition", "paid_at")
     assert all(b is None for _, b in unshipped + unpaid) and unshipped and unpaid

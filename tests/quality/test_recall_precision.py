@@ -5,8 +5,7 @@ identity and security ones of ``defects_fields``, the amount, range, reference a
 of ``defects_amounts``, and ``duplicate_submission``) goes through the real pipeline once;
 the findings in the published snapshot are scored against the generator's ground truth at
 order level (:mod:`quality.evaluation`): every injector's code must have cases, and each must
-be found with recall and precision of at least 0.99, and the rules without an injector
-(CURRENCY_INVALID, PAYMENT_MISMATCH) must find nothing.
+be found with recall and precision of at least 0.99. Every rule has an injector.
 
 Rates: ``defects_fields`` rates are shares of each injector's eligible orders in a disjoint
 slot (at most 0.1 each); ``defects_amounts`` and ``duplicate_submission`` rates are shares of
@@ -66,9 +65,8 @@ def scored(tmp_path_factory: pytest.TempPathFactory) -> tuple[pl.DataFrame, pl.D
     return score(findings, truth, RULE_CODES), misses
 
 
-def test_every_injector_reports_a_quality_rule_code() -> None:
-    assert set(CODES) <= set(RULE_CODES)
-    assert len(set(CODES)) == len(RATES)
+def test_every_rule_has_an_injector_of_its_own() -> None:
+    assert sorted(CODES) == sorted(RULE_CODES)
 
 
 @pytest.mark.slow
@@ -85,17 +83,6 @@ def test_recall_and_precision_of_every_code(scored: tuple[pl.DataFrame, pl.DataF
     scores, misses = scored
     short = shortfalls(scores, min_precision=TARGET, min_recall=TARGET)
     assert short.is_empty(), f"{short}\nfirst misses:\n{misses.head(20)}"
-
-
-@pytest.mark.slow
-def test_no_rule_fires_where_nothing_was_injected(
-    scored: tuple[pl.DataFrame, pl.DataFrame],
-) -> None:
-    scores, misses = scored
-    idle = scores.filter(~pl.col("reason_code").is_in(CODES))
-    assert set(idle["reason_code"]) == set(RULE_CODES) - set(CODES)
-    assert idle["cases"].sum() == 0
-    assert idle["found"].sum() == 0, misses.filter(pl.col("reason_code").is_in(idle["reason_code"]))
 
 
 def test_scoring_counts_orders_once_and_leaves_out_ingest_codes() -> None:

@@ -2,8 +2,8 @@
 
 ``fixtures/orders.csv`` is a generic-format file (one row per order line; a ``case`` column,
 ignored by ingest, says what each order tests); ``fixtures/transactions.json`` is a Shopify
-transactions payload for the same orders (the generic format carries no payment amounts, so
-the captured money that PAYMENT_MISMATCH compares with the total comes from it);
+transactions payload for the same orders (the captured money that PAYMENT_MISMATCH compares
+with the total comes from it, or from the generic ``paid_amount``);
 ``fixtures/_reference/products.csv`` is the merchant's catalogue. They are dropped into a
 landing folder as source ``fixture`` and the real pipeline runs once.
 
@@ -176,6 +176,19 @@ CASES: dict[ReasonCode, dict[str, frozenset[Finding]]] = {
         "MIS-09": OK,  # billing address only (e-gift card)
         "MIS-10": OK,  # POS order with a billing country only
     },
+    R.LINE_AMOUNT_MISMATCH: {  # the generic line_total against its parts
+        "LIN-01": err(R.LINE_AMOUNT_MISMATCH),  # the unit price typed as the line amount
+        "LIN-02": err(R.LINE_AMOUNT_MISMATCH),  # a decimal slip: 2.00 for 20.00
+        "LIN-03": err(R.LINE_AMOUNT_MISMATCH),  # stated before its 2.00 discount
+        "LIN-04": err(R.LINE_AMOUNT_MISMATCH),  # yen: two yen off
+        "LIN-05": err(R.LINE_AMOUNT_MISMATCH),  # dinar: two fils off
+        "LIN-06": err(R.LINE_AMOUNT_MISMATCH),  # the second of two lines (3 x 5.00 stated 16.00)
+        "LIN-07": OK,  # the stated amount adds up
+        "LIN-08": OK,  # stated after its discount
+        "LIN-09": OK,  # yen: one yen off
+        "LIN-10": OK,  # one cent off: within one minor unit
+        "LIN-11": OK,  # dinar, exact to the fil
+    },
     R.SUBTOTAL_MISMATCH: {
         "STL-01": err(R.SUBTOTAL_MISMATCH),  # 5.00 above the lines (the total follows it)
         "STL-02": err(R.SUBTOTAL_MISMATCH),  # two cents off
@@ -217,6 +230,9 @@ CASES: dict[ReasonCode, dict[str, frozenset[Finding]]] = {
         "PAY-11": OK,  # a deposit on an order not yet paid: not checked
         "PAY-12": OK,  # yen: one yen short
         "PAY-13": OK,  # one cent short
+        "PAY-14": warn(R.PAYMENT_MISMATCH),  # generic paid_amount 20.00 of 28.70
+        "PAY-15": OK,  # generic paid_amount equal to the total
+        "PAY-16": warn(R.PAYMENT_MISMATCH),  # yen: generic paid_amount two yen short
     },
     R.QUANTITY_INVALID: {
         "QTY-01": err(R.QUANTITY_INVALID),  # quantity 0 on the second line
@@ -509,6 +525,8 @@ def test_line_findings_point_at_the_bad_line(published) -> None:
     assert lines[("SKU-03", "SKU_UNKNOWN")] == 2
     assert lines[("MUL-03", "SKU_UNKNOWN")] == lines[("MUL-03", "QUANTITY_INVALID")] == 2
     assert lines[("OUT-01", "PRICE_OUTLIER")] == 1
+    assert lines[("LIN-06", "LINE_AMOUNT_MISMATCH")] == 2
+    assert lines[("LIN-01", "LINE_AMOUNT_MISMATCH")] == 1
 
 
 def test_errors_are_quarantined_and_warnings_pass_through(published) -> None:

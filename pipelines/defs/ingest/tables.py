@@ -128,7 +128,21 @@ def refresh_raw_view(con: duckdb.DuckDBPyConnection) -> None:
         ).fetchall()
         if raw_file_table(str(file_id)) in tables
     ]
-    line_columns = ", ".join(f't."{f.name}"' for f in GENERIC_FIELDS)
+    stored_columns: dict[str, set[str]] = {}
+    for table, column in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        f"WHERE table_name LIKE '{RAW_FILE_PREFIX}%'"
+    ).fetchall():
+        stored_columns.setdefault(str(table), set()).add(str(column))
+
+    def line_columns(table: str) -> str:
+        # A file stored before an optional field joined the format reads it as blank.
+        have = stored_columns.get(table, set())
+        return ", ".join(
+            f't."{f.name}"' if f.name in have else f'CAST(NULL AS {f.type}) AS "{f.name}"'
+            for f in GENERIC_FIELDS
+        )
+
     parts: dict[str, list[str]] = {"order_lines": [], **{name: [] for name in RAW_STREAMS}}
     assembled: dict[str, list[tuple[str, str, str]]] = {}
     for file_id, source, file_format in files:
@@ -138,7 +152,8 @@ def refresh_raw_view(con: duckdb.DuckDBPyConnection) -> None:
             continue
         table = raw_file_table(file_id)
         parts["order_lines"].append(
-            f"SELECT {_provenance(file_id, source)}, l._record_no, l._line, {line_columns} "
+            f"SELECT {_provenance(file_id, source)}, l._record_no, l._line, "
+            f"{line_columns(table)} "
             f"FROM {table} t POSITIONAL JOIN {table}_lines l"
         )
         for stream, fields in RAW_STREAMS.items():

@@ -333,6 +333,7 @@ SELECT l.order_key,
        nullif(trim(l.sku), '') AS sku, l.product_name, l.quantity, l.unit_price,
        coalesce(l.line_discount, 0) AS line_discount, coalesce(l.line_tax, 0) AS line_tax,
        l.quantity * l.unit_price - coalesce(l.line_discount, 0) AS line_amount,
+       l.line_total AS stated_line_amount,
        l.vendor, nullif(trim(l.product_category), '') AS product_category,
        coalesce(lower(trim(l.line_kind)), 'product') AS line_kind,
        coalesce(l.requires_shipping, true) AS requires_shipping,
@@ -423,14 +424,16 @@ WITH received AS (
                  coalesce(kind, ''), file_id)
 ), own AS (
     SELECT order_key, 1 AS payment_sequence, lower(trim(payment_method)) AS method,
-           total AS amount, upper(trim(currency)) AS currency, NULL::INTEGER AS installments,
+           coalesce(paid_amount, total) AS amount, upper(trim(currency)) AS currency,
+           NULL::INTEGER AS installments,
            NULL AS status, NULL AS kind, payment_token AS processor_token,
            lower(trim(card_brand)) AS card_brand, card_last4, card_bin,
            {_ts("paid_at")} AS paid_at
     FROM _order_fields
     WHERE order_key IN (SELECT order_key FROM stg_orders)
       AND order_key NOT IN (SELECT order_key FROM streamed)
-      AND coalesce(payment_method, payment_token, card_brand, card_last4) IS NOT NULL
+      AND (coalesce(payment_method, payment_token, card_brand, card_last4) IS NOT NULL
+           OR paid_amount IS NOT NULL)
 )
 SELECT order_key,
        -- Renumbered: payments of one order may come from several files, each numbering
