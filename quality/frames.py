@@ -57,7 +57,8 @@ _TEXT_FIELDS: tuple[tuple[str, str], ...] = (
     ("product name", "l.carded_product_names"),
 )
 """Text people type, where an ingest redaction marker (``[card ••••1234]``) can sit: every
-generic field ingest scans for card numbers (``orderlens.contracts.CARD_SCANNED_FIELDS``)."""
+generic field ingest scans for card numbers (``orderlens.contracts.CARD_SCANNED_FIELDS``);
+status event details and refund reasons are checked beside them."""
 
 _MARKER = "[card ••••"
 
@@ -148,11 +149,13 @@ WITH line_sums AS (
            max(occurred_at) AS latest_event,
            count(*) FILTER (WHERE out_of_order) AS events_out_of_order,
            string_agg(event || ' at ' || strftime(occurred_at, '%Y-%m-%d %H:%M'), ', '
-                      ORDER BY occurred_at, event) FILTER (WHERE out_of_order) AS late_events
+                      ORDER BY occurred_at, event) FILTER (WHERE out_of_order) AS late_events,
+           bool_or(contains(detail, '{_MARKER}')) AS carded_event
     FROM stg_status_events GROUP BY order_key
 ), ref AS (
-    SELECT order_key, min(refunded_at) AS refunded_at FROM stg_refunds
-    WHERE order_key IS NOT NULL GROUP BY order_key
+    SELECT order_key, min(refunded_at) AS refunded_at,
+           bool_or(contains(reason, '{_MARKER}')) AS carded_refund
+    FROM stg_refunds WHERE order_key IS NOT NULL GROUP BY order_key
 )
 SELECT o.order_key, o.source, o.channel, o.source_order_id, o.order_date, o.currency,
        o.subtotal, o.total_discounts, o.shipping, o.total_tax, o.taxes_included, o.total,
@@ -175,7 +178,9 @@ SELECT o.order_key, o.source, o.channel, o.source_order_id, o.order_date, o.curr
        s.country AS shipping_country, s.cc AS shipping_cc, s.province AS shipping_province,
        s.zip AS shipping_zip, s.address1 AS shipping_address1, s.city AS shipping_city,
        f.file_name, f.file_format IN ({shopify}) AS shopify_amounts,
-       concat_ws(', ', {", ".join(marker_checks)}) AS card_in_text_fields
+       concat_ws(', ', {", ".join(marker_checks)},
+                 CASE WHEN ev.carded_event THEN 'status event' END,
+                 CASE WHEN ref.carded_refund THEN 'refund reason' END) AS card_in_text_fields
 FROM stg_orders o
 LEFT JOIN line_sums l USING (order_key)
 LEFT JOIN pay p USING (order_key)
