@@ -1,0 +1,514 @@
+"""A card number planted in a note appears nowhere: warehouse, snapshot, Data Docs, run log,
+logs, Dagster event log (acceptance of the entry-accuracy issue).
+
+The landing is the rules' acceptance fixture (:data:`PLANTED_CARDS` typed into notes, an
+address line, a billing name and a product name) plus ``fixtures/card_leaks``: more numbers,
+each typed into one place only (:data:`PLANTINGS`), in the generic CSV format, Shopify NDJSON
+and Shopify CSV, including records that are rejected, so a card number would reach a
+rejection's reason or raw text if redaction missed it. The real pipeline runs once on a
+persistent Dagster instance (``DAGSTER_HOME`` in a temporary folder, so the event log and
+compute logs reach the disk) while every log record (DEBUG and up) and this process's
+stdout and stderr are captured; then every number is looked for, digits only and with the
+spaces and hyphens people type squeezed out, in every column of every table and in the raw
+bytes of every file the run wrote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orderlens.security import redact_card_numbers
+from orderlens.settings import Settings
+from orderlens.warehouse import connect
+from pipelines.defs.automation import RUN_ID_TAG
+from pipelines.runner import run_pipeline
+from tests.conftest import REPO, make_settings, run_all
+from tests.quality.fixture_landing import FIXTURES, build_landing
+from tests.quality.test_rules_fixture import PLANTED_CARDS
+
+pytestmark = pytest.mark.slow
+
+LEAK_FIXTURES = FIXTURES / "card_leaks"
+"""Source folders (``leaks``: generic CSV, ``shop``: Shopify JSON, ``shopcsv``: Shopify CSV)
+added to the acceptance fixture's landing."""
+
+PLANTINGS: dict[str, str] = {
+    **{
+        number: "fixture/orders.csv (notes, address, billing name, product name)"
+        for number in PLANTED_CARDS
+    },
+    "4012888888881881": "leaks/orders.csv LK-01: multi-line note",
+    "5105105105105100": "leaks/orders.csv LK-02: custom line's product name",
+    "6011111111111117": "leaks/orders.csv LK-03: customer last name",
+    "6011000990139424": "leaks/orders.csv LK-04: discount code",
+    "3566002020360505": "leaks/orders.csv LK-05: marketing source",
+    "5200828282828210": "leaks/orders.csv LK-06: shipping city",
+    "4000002500003155": "leaks/orders.csv LK-07: total (rejected: not a decimal)",
+    "2223003122003222": "leaks/orders.csv LK-08: promised delivery date (rejected: not a date)",
+    "6200000000000716": "leaks/orders.csv LK-09: a field beyond the header (rejected)",
+    "4000000760000002": "leaks/orders.csv LK-11: quantity (rejected: out of range)",
+    "4917610000003780": "leaks/orders.csv LK-10: note of a truncated last row (rejected)",
+    "5454545454545454": "shop/orders.ndjson #7701: order note",
+    "6011601160116611": "shop/orders.ndjson #7701: custom line item's name and title",
+    "3530111333300000": "shop/orders.ndjson #7701: shipping address2",
+    "4988438843884305": "shop/orders.ndjson #7701: customer last name",
+    "4000000000003220": "shop/orders.ndjson #7701: discount code",
+    "378734493671000": "shop/orders.ndjson #7701: refund note",
+    "5425233430109903": "shop/orders.ndjson #7702: unmasked credit_card_number of a transaction",
+    "4263982640269299": "shop/orders.ndjson line 3: note of a broken JSON record (rejected)",
+    "2222420000001113": "shop/orders.ndjson #7704: total_price (rejected: not an amount)",
+    "4000056655665556": "shop/refund.json: note of a standalone refund",
+    "371449635398431": "shop/customers.json: note of a customer record (rejected: not an order)",
+    "4012003300000017": "shopcsv/orders_export.csv #9901: Notes",
+    "5100000000000206": "shopcsv/orders_export.csv #9901: custom Lineitem name",
+    "6011000000000012": "shopcsv/orders_export.csv #9901: Note Attributes (ignored column)",
+    "3566000000000018": "shopcsv/orders_export.csv #9901: Tags (ignored column)",
+    "2223000000000049": "shopcsv/orders_export.csv #9902: Lineitem quantity (rejected)",
+}
+"""Every planted card number (digits only) and where it was typed."""
+
+NOT_STORED: frozenset[str] = frozenset(
+    {
+        "5425233430109903",  # a transaction's card: only brand, BIN and last four are kept
+        "6011000000000012",  # Shopify columns the parser does not read
+        "3566000000000018",
+    }
+)
+"""Planted numbers that leave no redaction marker: the field is never stored."""
+
+
+def marker(number: str) -> str:
+    """What ingest stores instead of a card number."""
+    return f"[card ••••{number[-4:]}]"
+
+
+_SEPARATORS = re.compile(r"[ \-]")
+_SEPARATOR_BYTES = re.compile(rb"[ \-]")
+_PLANTED_TEXT = re.compile("|".join(sorted(PLANTINGS, key=len, reverse=True)))
+_PLANTED_BYTES = re.compile(_PLANTED_TEXT.pattern.encode())
+
+
+def planted_in(text: str | bytes | None) -> set[str]:
+    """The planted numbers in ``text``, as written or with spaces and hyphens squeezed out."""
+    if not text:
+        return set()
+    if isinstance(text, bytes):
+        return {m.decode() for m in _PLANTED_BYTES.findall(_SEPARATOR_BYTES.sub(b"", text))}
+    return set(_PLANTED_TEXT.findall(_SEPARATORS.sub("", text)))
+
+
+Leak = tuple[str, str]
+"""(where it was found, planted number)."""
+
+
+def leaks_in(where: str, text: str | bytes | None) -> set[Leak]:
+    return {(where, number) for number in planted_in(text)}
+
+
+def scan_files(root: Path) -> set[Leak]:
+    """Planted numbers in the raw bytes of every file under ``root``."""
+    found: set[Leak] = set()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        found |= leaks_in(str(path), path.read_bytes())
+    return found
+
+
+def _duckdb_matches(path: Path, pattern: str, squeeze: bool) -> set[tuple[str, str]]:
+    """(``file:table.column``, match) of every match of ``pattern`` in every column, read as
+    text (spaces and hyphens removed first when ``squeeze``), of every table of a DuckDB file."""
+    found: set[tuple[str, str]] = set()
+    con = connect(path, read_only=True)
+    try:
+        columns = con.execute(
+            "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+            "WHERE table_catalog = current_database() ORDER BY ALL"
+        ).fetchall()
+        tables: dict[tuple[str, str], list[str]] = {}
+        for schema, table, column in columns:
+            tables.setdefault((str(schema), str(table)), []).append(str(column))
+        for (schema, table), names in tables.items():
+            texts = [f'CAST("{name}" AS VARCHAR)' for name in names]
+            if squeeze:
+                texts = [f"regexp_replace({text}, '[ -]', '', 'g')" for text in texts]
+            hits = ", ".join(
+                f"list_distinct(flatten(list(regexp_extract_all({text}, $pattern))))"
+                for text in texts
+            )
+            row = con.execute(
+                f'SELECT {hits} FROM "{schema}"."{table}"', {"pattern": pattern}
+            ).fetchall()[0]
+            for name, matches in zip(names, row, strict=True):
+                found |= {(f"{path.name}:{table}.{name}", str(m)) for m in matches or []}
+    finally:
+        con.close()
+    return found
+
+
+def scan_duckdb(path: Path) -> set[Leak]:
+    """Planted numbers in every column (read as text) of every table of a DuckDB file."""
+    return _duckdb_matches(path, _PLANTED_TEXT.pattern, squeeze=True)
+
+
+def redaction_markers(path: Path) -> set[str]:
+    """Every ``[card ••••1234]`` marker stored anywhere in a DuckDB file."""
+    return {m for _, m in _duckdb_matches(path, r"\[card ••••[0-9]{4}\]", squeeze=False)}
+
+
+def scan_sqlite(path: Path) -> set[Leak]:
+    """Planted numbers in every column (read as text) of every table of a SQLite file."""
+    found: set[Leak] = set()
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        tables = [
+            str(r[0])
+            for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        ]
+        for table in tables:
+            cursor = con.execute(f'SELECT * FROM "{table}"')
+            names = [d[0] for d in cursor.description]
+            for row in cursor.fetchall():
+                for name, value in zip(names, row, strict=True):
+                    text = (
+                        value if isinstance(value, bytes) else None if value is None else str(value)
+                    )
+                    found |= leaks_in(f"{path.name}:{table}.{name}", text)
+    finally:
+        con.close()
+    return found
+
+
+def scan_dagster_run(instance: dg.DagsterInstance, run_id: str) -> set[Leak]:
+    """Planted numbers in a Dagster run: its record, and every event of its event log (message,
+    user message, error, metadata of materializations, observations and check evaluations,
+    step failures), each also as the serialized JSON Dagster stores."""
+    run = instance.get_run_by_id(run_id)
+    assert run is not None
+    found = leaks_in("dagster run record", dg.serialize_value(run))
+    for entry in instance.all_logs(run_id):
+        where = f"dagster event {entry.dagster_event_type or 'log'} {entry.step_key or ''}"
+        texts: list[str | None] = [entry.message, entry.user_message, dg.serialize_value(entry)]
+        if entry.error_info is not None:
+            texts.append(entry.error_info.to_string())
+        event = entry.dagster_event
+        if event is not None:
+            texts.append(event.message)
+            if event.is_step_failure and event.step_failure_data.error is not None:
+                texts.append(event.step_failure_data.error.to_string())
+        for record in (
+            entry.asset_materialization,
+            entry.asset_observation,
+            entry.asset_check_evaluation,
+        ):
+            if record is not None:
+                texts += [f"{k}: {getattr(v, 'value', v)}" for k, v in record.metadata.items()]
+                texts.append(str(getattr(record, "description", None) or ""))
+        for text in texts:
+            found |= leaks_in(where, text)
+    return found
+
+
+# --------------------------------------------------------------------------- capturing
+
+
+class _Records(logging.Handler):
+    """Every log record, formatted with its logger name, exception and stack."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def capture_logs() -> Iterator[_Records]:
+    """Every log record from DEBUG up, also of loggers that do not propagate to the root."""
+    handler = _Records()
+    root = logging.getLogger()
+    loggers = [root] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger) and not logger.propagate
+    ]
+    level = root.level
+    root.setLevel(logging.DEBUG)
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for logger in loggers:
+            logger.removeHandler(handler)
+        root.setLevel(level)
+
+
+@contextlib.contextmanager
+def capture_output(sink: Path) -> Iterator[None]:
+    """This process's stdout and stderr, Python's streams and file descriptors 1 and 2, into
+    ``sink``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = (os.dup(1), os.dup(2))
+    with (
+        open(sink, "w", encoding="utf-8") as handle,
+        contextlib.redirect_stdout(handle),
+        contextlib.redirect_stderr(handle),
+    ):
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        finally:
+            handle.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def build_leak_landing(landing: Path) -> Path:
+    """The acceptance fixture's landing plus the ``card_leaks`` sources."""
+    build_landing(landing)
+    for source in sorted(p for p in LEAK_FIXTURES.iterdir() if p.is_dir()):
+        shutil.copytree(source, landing / source.name)
+    return landing
+
+
+@dataclass(frozen=True)
+class ScannedRun:
+    """One real pipeline run on the planted landing, and what it left behind."""
+
+    settings: Settings
+    dagster_home: Path
+    dagster_run_id: str
+    files: dict[Path, set[str]]
+    """Every file the run wrote (home and DAGSTER_HOME), with the planted numbers in its
+    bytes, read before anything else opened them."""
+    log_lines: list[str]
+    output: str
+
+
+@pytest.fixture(scope="module")
+def scanned_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScannedRun]:
+    root = tmp_path_factory.mktemp("card_leaks")
+    settings = make_settings(root / "home", build_leak_landing(root / "landing"))
+    dagster_home = root / "dagster"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+        with capture_logs() as records, capture_output(root / "output.txt"):
+            # No instance given: the persistent local one in DAGSTER_HOME, as the CLI does.
+            outcome = run_pipeline(settings=settings)
+        assert outcome.success, outcome.error
+        files = {
+            path: planted_in(path.read_bytes())
+            for folder in (settings.home, dagster_home)
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        }
+        with dg.DagsterInstance.get() as instance:
+            runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_ID_TAG: outcome.run_id}))
+            assert len(runs) == 1
+            yield ScannedRun(
+                settings=settings,
+                dagster_home=dagster_home,
+                dagster_run_id=runs[0].run_id,
+                files=files,
+                log_lines=records.lines,
+                output=(root / "output.txt").read_text(encoding="utf-8"),
+            )
+
+
+def _report(leaks: Iterable[Leak]) -> list[str]:
+    return sorted(f"{number} ({PLANTINGS[number]}) in {where}" for where, number in leaks)
+
+
+# --------------------------------------------------------------------------- the scanner
+
+
+def test_every_number_is_planted_where_it_says_and_is_a_card_number(tmp_path: Path) -> None:
+    landing = build_leak_landing(tmp_path / "landing")
+    found = scan_files(landing)
+    assert {number for _, number in found} == set(PLANTINGS)
+    for where, number in found:
+        assert PLANTINGS[number].startswith(str(Path(where).relative_to(landing))), number
+    for number in PLANTINGS:
+        # A card number by the pipeline's own definition (13-19 digits, Luhn).
+        assert redact_card_numbers(f"x {number} y")[1] == 1, number
+
+
+def test_the_scanner_finds_a_planted_number_wherever_it_is_written(tmp_path: Path) -> None:
+    number = PLANTED_CARDS[0]
+    typed = f"{number[:4]} {number[4:8]}-{number[8:12]} {number[12:]}"
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.html").write_text(f"<td>{typed}</td>", encoding="utf-8")
+    (tmp_path / "clean.txt").write_text("[card ••••6467] 4539 1488", encoding="utf-8")
+    assert scan_files(tmp_path) == {(str(tmp_path / "docs" / "page.html"), number)}
+
+    database = tmp_path / "planted.duckdb"
+    with duckdb.connect(str(database)) as con:
+        con.execute("CREATE TABLE t (id INTEGER, note VARCHAR, tags VARCHAR[])")
+        con.execute("INSERT INTO t VALUES (1, 'fine', ['a']), (2, 'x', [?])", [typed])
+    assert scan_duckdb(database) == {("planted.duckdb:t.tags", number)}
+
+    runs = tmp_path / "runs.sqlite"
+    with contextlib.closing(sqlite3.connect(runs)) as con, con:
+        con.execute("CREATE TABLE alerts (summary TEXT)")
+        con.execute("INSERT INTO alerts VALUES (?)", [f"failed: {typed}"])
+    assert scan_sqlite(runs) == {("runs.sqlite:alerts.summary", number)}
+
+    with capture_logs() as records:
+        logging.getLogger("orderlens.test").debug("note was %s", typed)
+    assert planted_in("\n".join(records.lines)) == {number}
+
+    sink = tmp_path / "output.txt"
+    with capture_output(sink):
+        print("python", number[:8])
+        os.write(2, f"descriptor {number[8:]}\n".encode())
+    captured = sink.read_text(encoding="utf-8")
+    assert "python" in captured and "descriptor" in captured
+
+
+# --------------------------------------------------------------------------- the places
+
+
+def test_no_planted_number_in_the_warehouse(scanned_run: ScannedRun) -> None:
+    warehouse = scanned_run.settings.warehouse
+    assert scanned_run.files[warehouse] == set()
+    assert _report(scan_duckdb(warehouse)) == []
+    # The scan reads where the numbers went: each stored one left its redaction marker (in
+    # notes, names, addresses, product names, refund reasons, rejections' reasons and raw
+    # text), so the tables scanned hold the text people typed.
+    stored = {marker(number) for number in PLANTINGS if number not in NOT_STORED}
+    assert stored <= redaction_markers(warehouse)
+
+
+def test_no_planted_number_in_the_snapshot(scanned_run: ScannedRun) -> None:
+    snapshot = scanned_run.settings.snapshot
+    assert scanned_run.files[snapshot] == set()
+    assert _report(scan_duckdb(snapshot)) == []
+    assert marker("378734493671000") in redaction_markers(snapshot)  # the refund's note
+
+
+def test_no_planted_number_in_the_data_docs(scanned_run: ScannedRun) -> None:
+    docs = [p for p in scanned_run.files if scanned_run.settings.data_docs in p.parents]
+    assert any(p.suffix == ".html" for p in docs)
+    assert _report((str(p), n) for p in docs for n in scanned_run.files[p]) == []
+
+
+def test_no_planted_number_in_the_run_log(scanned_run: ScannedRun) -> None:
+    run_log = scanned_run.settings.run_log
+    assert run_log in scanned_run.files
+    assert _report(scan_sqlite(run_log)) == []
+
+
+def test_no_planted_number_in_the_dagster_event_log(scanned_run: ScannedRun) -> None:
+    with dg.DagsterInstance.get() as instance:
+        events = instance.all_logs(scanned_run.dagster_run_id)
+        assert any(e.asset_materialization for e in events)
+        assert _report(scan_dagster_run(instance, scanned_run.dagster_run_id)) == []
+
+
+def test_no_planted_number_in_any_file_the_run_wrote(scanned_run: ScannedRun) -> None:
+    names = {p.name for p in scanned_run.files}
+    assert {"orderlens.duckdb", "runs.sqlite", "dagster.yaml"} <= names
+    assert any(p.suffix == ".db" for p in scanned_run.files), "Dagster's SQLite storage"
+    assert _report((str(p), n) for p, found in scanned_run.files.items() for n in found) == []
+
+
+def test_no_planted_number_in_logs_or_output(scanned_run: ScannedRun) -> None:
+    assert any("orderlens.progress" in line for line in scanned_run.log_lines)
+    assert _report(leaks_in("log records", "\n".join(scanned_run.log_lines))) == []
+    assert _report(leaks_in("stdout/stderr", scanned_run.output)) == []
+
+
+def test_no_planted_number_from_the_command_line(tmp_path: Path) -> None:
+    """``orderlens run`` in its own process, as a user runs it: its output, and every file
+    it wrote, hold no planted number."""
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "ORDERLENS_HOME": str(home),
+        "ORDERLENS_LANDING": str(build_leak_landing(tmp_path / "landing")),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
+    for name in ("ORDERLENS_WAREHOUSE", "ORDERLENS_SNAPSHOT", "ORDERLENS_STATE"):
+        env.pop(name, None)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pipelines.cli import main; sys.exit(main())",
+            "run",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")[-2000:]
+    assert b"orders.ndjson" in done.stderr  # the progress lines were captured
+    leaks = leaks_in("stdout", done.stdout) | leaks_in("stderr", done.stderr)
+    leaks |= scan_files(home) | scan_files(tmp_path / "dagster")
+    assert _report(leaks) == []
+
+
+class FreedBlockLeak(AssertionError):
+    """A card number left, unreadable by SQL, in the bytes of a DuckDB file."""
+
+
+@pytest.mark.xfail(
+    raises=FreedBlockLeak,
+    strict=True,
+    reason="known leak: CSV parsers write the file's rows to the warehouse before redacting "
+    "them with UPDATE, and DuckDB leaves the replaced text in freed blocks (which publish "
+    "copies into the snapshot)",
+)
+def test_no_planted_number_in_the_bytes_of_a_warehouse_that_ingested_a_large_file(
+    tmp_path: Path,
+) -> None:
+    """At a merchant's size (here 40,000 lines; 10,000 do not show it) the text stored before
+    redaction survives in the warehouse file although no table holds it any more."""
+    landing = tmp_path / "landing"
+    (landing / "big").mkdir(parents=True)
+    notes = {5: PLANTED_CARDS[0], 20_000: PLANTED_CARDS[1], 39_990: PLANTED_CARDS[3]}
+    with open(landing / "big" / "orders.csv", "w", encoding="utf-8", newline="") as handle:
+        handle.write(
+            "source_order_id,channel,created_at,currency,total,note,product_name,"
+            "quantity,unit_price\n"
+        )
+        for i in range(40_000):
+            number = notes.get(i)
+            note = (
+                f"my card {number[:4]} {number[4:8]} {number[8:12]} {number[12:]}" if number else ""
+            )
+            handle.write(
+                f"B{i},online_store,2025-06-01T10:00:00+00:00,EUR,10.00,{note},Mug,1,10.00\n"
+            )
+    settings = make_settings(tmp_path / "home", landing)
+    outcome = run_all(settings, selection="raw_order_lines")
+    assert outcome.success, outcome.error
+    assert scan_duckdb(settings.warehouse) == set()
+    assert {marker(n) for n in notes.values()} <= redaction_markers(settings.warehouse)
+    leaked = planted_in(settings.warehouse.read_bytes())
+    if leaked:
+        raise FreedBlockLeak(f"{sorted(leaked)} in the bytes of {settings.warehouse}")
