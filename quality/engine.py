@@ -79,7 +79,8 @@ def findings_sql(rule: Rule) -> str:
     line = "line_number" if rule.grain == "line" else "NULL::BIGINT"
     return f"""
 SELECT order_key, source, channel, {line} AS line_number, '{rule.code.value}' AS reason_code,
-       {severity_sql(rule)} AS severity, '{rule.column}' AS column_name,
+       {severity_sql(rule)} AS severity,
+       coalesce({rule.column_for_row or "NULL"}, '{rule.column}') AS column_name,
        CAST({rule.message} AS VARCHAR) AS message, CAST({rule.value} AS VARCHAR) AS value,
        file_id, file_name, _line AS line, order_date
 FROM {_FRAMES[rule.grain]}

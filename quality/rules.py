@@ -45,6 +45,9 @@ class Rule:
     """Overrides of ``severity`` per channel; None: the rule does not apply there."""
     value: str = "NULL"
     """SQL of the offending value (may be personal data: shown only to allowed roles)."""
+    column_for_row: str | None = None
+    """SQL naming the field per finding when it depends on the row (the billing or the
+    shipping address); NULL falls back to ``column``."""
 
     def severity_for(self, channel: str) -> Severity | None:
         return self.by_channel.get(channel, self.severity)
@@ -99,6 +102,8 @@ RULES: tuple[Rule, ...] = (
         E,
         {"pos": W},
         value="concat_ws(' / ', billing_country, shipping_country)",
+        column_for_row="CASE WHEN shipping_country IS NOT NULL AND shipping_cc IS NULL "
+        "THEN 'shipping_country' ELSE 'billing_country' END",
     ),
     Rule(
         ReasonCode.SUBDIVISION_INVALID,
@@ -108,6 +113,8 @@ RULES: tuple[Rule, ...] = (
         "'province/state is not a subdivision of ' || coalesce(shipping_cc, billing_cc)",
         W,
         value="concat_ws(' / ', billing_province, shipping_province)",
+        column_for_row="CASE WHEN NOT coalesce(shipping_subdivision_valid, true) "
+        "THEN 'shipping_province' ELSE 'billing_province' END",
     ),
     Rule(
         ReasonCode.CURRENCY_INVALID,
@@ -129,6 +136,8 @@ RULES: tuple[Rule, ...] = (
         E,
         {"pos": W, "other": W},
         value="concat_ws(' / ', billing_zip, shipping_zip)",
+        column_for_row="CASE WHEN NOT coalesce(shipping_postal_valid, true) "
+        "THEN 'shipping_zip' ELSE 'billing_zip' END",
     ),
     # ------------------------------------------------------------------ addresses
     Rule(

@@ -529,6 +529,20 @@ def test_line_findings_point_at_the_bad_line(published) -> None:
     assert lines[("LIN-01", "LINE_AMOUNT_MISMATCH")] == 1
 
 
+def test_address_findings_name_the_billing_or_the_shipping_field(published) -> None:
+    rows = SnapshotReader(published.snapshot).query(
+        "SELECT o.source_order_id AS id, f.reason_code, f.column_name "
+        "FROM quality_findings f JOIN stg_orders o USING (order_key)"
+    )
+    column = {(order_id, code): name for order_id, code, name in rows.iter_rows()}
+    assert column[("CTY-01", "COUNTRY_INVALID")] == "shipping_country"
+    assert column[("CTY-04", "COUNTRY_INVALID")] == "billing_country"
+    assert column[("SUB-01", "SUBDIVISION_INVALID")] == "shipping_province"
+    assert column[("SUB-06", "SUBDIVISION_INVALID")] == "billing_province"
+    assert column[("ZIP-01", "POSTAL_CODE_INVALID")] == "shipping_zip"
+    assert column[("ZIP-06", "POSTAL_CODE_INVALID")] == "billing_zip"
+
+
 def test_errors_are_quarantined_and_warnings_pass_through(published) -> None:
     reader = SnapshotReader(published.snapshot)
     quarantine = reader.query(
