@@ -10,10 +10,11 @@ Reads the quality tables the pipeline publishes (``quality_findings``, ``quality
 * **Top failing rules**: findings and orders per reason code and severity, with what the
   rule means.
 * **Quarantine browser**: the held orders, filtered by channel, source, reason code, paid,
-  and order key; below it every finding of the orders shown (code, severity, column,
-  message, file and line). The offending value can be personal data (an e-mail, a phone):
-  it is read and shown only for roles that may see personal data. Downloads are CSV safe
-  against spreadsheet formula injection.
+  and order key, a page of :data:`PAGE_SIZE` at a time; below it the findings of the page's
+  orders (code, severity, column, message, file and line). The downloads hold every
+  matching order and its findings (up to :data:`EXPORT_LIMIT` orders), as CSV safe against
+  spreadsheet formula injection. The offending value can be personal data (an e-mail, a
+  phone): it is read and shown only for roles that may see personal data.
 """
 
 from __future__ import annotations
@@ -27,7 +28,13 @@ from dashboards import auth, queries, ui
 from orderlens.reasons import REASONS, ReasonCode
 from orderlens.users import Page, can_see_personal_data
 
-ROW_LIMIT = 2_000
+PAGE_SIZE = 25
+"""Held orders per page of the browser: what the page sends stays small whatever the number
+of quarantined orders."""
+FINDINGS_SHOWN = 100
+"""At most this many findings of a page's orders are shown (the download has them all)."""
+EXPORT_LIMIT = 10_000
+"""Orders (and their findings) in a download at most."""
 QUALITY_TABLES = ("quality_findings", "quality_quarantine", "quality_daily")
 
 
@@ -114,7 +121,7 @@ def quarantined(
         "SELECT order_key, source, channel, order_date, currency, total, is_paid AS paid, "
         "errors, warnings, array_to_string(error_codes, ', ') AS error_codes, "
         f"file_name AS file, line FROM quality_quarantine WHERE {' AND '.join(where)} "
-        f"ORDER BY order_date DESC, order_key LIMIT {ROW_LIMIT + 1}",
+        f"ORDER BY order_date DESC, order_key LIMIT {EXPORT_LIMIT + 1}",
         params,
     )
 
@@ -189,21 +196,36 @@ def _quarantine(allowed: bool) -> None:
     codes = c3.multiselect("Error", held_codes(), key="q_codes", format_func=_code_label)
     search = c4.text_input("Order key contains", key="q_search", max_chars=200)
     paid_only = st.toggle("Paid orders only", key="q_paid")
-    frame = quarantined(channels, sources, codes, paid_only, search)
-    ui.truncation_note(frame.height, ROW_LIMIT)
-    frame = frame.head(ROW_LIMIT)
-    if frame.height == 0:
+    matching = quarantined(channels, sources, codes, paid_only, search)
+    ui.truncation_note(matching.height, EXPORT_LIMIT)
+    matching = matching.head(EXPORT_LIMIT)
+    if matching.height == 0:
         st.info("No quarantined orders match these filters.")
         return
-    st.caption(f"{frame.height:,} order(s) · {int(frame['paid'].sum()):,} paid")
+    st.caption(f"{matching.height:,} order(s) · {int(matching['paid'].sum()):,} paid")
+    pages = -(-matching.height // PAGE_SIZE)
+    if st.session_state.get("q_page", 1) > pages:
+        st.session_state["q_page"] = 1  # the filters left fewer pages
+    page = 1
+    if pages > 1:
+        page = int(st.number_input("Page", 1, pages, key="q_page", step=1))
+    first = (page - 1) * PAGE_SIZE
+    frame = matching.slice(first, PAGE_SIZE)
+    st.caption(f"Orders {first + 1:,} to {first + frame.height:,} of {matching.height:,}")
     st.dataframe(frame, hide_index=True, width="stretch")
-    ui.csv_download(frame, "quarantined_orders.csv", "Download quarantine CSV", "q_csv")
-    details = findings_of(frame["order_key"].to_list(), allowed)
+    every_finding = findings_of(matching["order_key"].to_list(), allowed)
+    ui.csv_download(matching, "quarantined_orders.csv", "Download quarantine CSV", "q_csv")
+    details = every_finding.filter(pl.col("order_key").is_in(frame["order_key"].implode()))
     st.markdown("**Findings of these orders**")
     if not allowed:
         st.caption("Offending values are hidden for your role (they can be personal data).")
-    st.dataframe(details, hide_index=True, width="stretch")
-    ui.csv_download(details, "quarantine_findings.csv", "Download findings CSV", "qf_csv")
+    if details.height > FINDINGS_SHOWN:
+        st.caption(
+            f"Showing {FINDINGS_SHOWN:,} of these orders' {details.height:,} findings; "
+            "the download has them all."
+        )
+    st.dataframe(details.head(FINDINGS_SHOWN), hide_index=True, width="stretch")
+    ui.csv_download(every_finding, "quarantine_findings.csv", "Download findings CSV", "qf_csv")
 
 
 def _code_label(code: str) -> str:

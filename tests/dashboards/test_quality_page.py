@@ -30,7 +30,7 @@ from streamlit.runtime.media_file_storage import MediaFileStorageError
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from dashboards.app_pages.quality import QUALITY_TABLES, ROW_LIMIT
+from dashboards.app_pages.quality import EXPORT_LIMIT, FINDINGS_SHOWN, PAGE_SIZE, QUALITY_TABLES
 from orderlens.users import Page, Role, save_user
 from orderlens.warehouse import SnapshotReader
 from tests.dashboards.test_app import all_text, page_alone
@@ -198,22 +198,32 @@ def shown_findings(at: AppTest) -> Counter[tuple[Any, ...]]:
     )
 
 
-def assert_browser_matches(at: AppTest, snap: SnapshotReader, expected: list[str]) -> None:
-    """The quarantine table lists exactly ``expected`` (in order) and the findings table
-    below it every finding of those orders."""
+def assert_browser_matches(
+    at: AppTest, snap: SnapshotReader, expected: list[str], page: int = 1
+) -> None:
+    """The quarantine browser holds exactly ``expected`` (in order): its counts are theirs,
+    its table shows page ``page`` of them and the findings table below every finding of the
+    orders on that page."""
     assert not at.exception, [e.value for e in at.exception]
     if not expected:
         assert "No quarantined orders match these filters." in [i.value for i in at.info]
         assert not [d for d in at.dataframe if set(d.value.columns) >= QUARANTINE]
         return
-    assert shown_orders(at) == expected
+    on_page = expected[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    assert shown_orders(at) == on_page
     paid = snap.query(
         "SELECT count(*) FILTER (WHERE is_paid) FROM quality_quarantine "
         "WHERE list_contains(?::VARCHAR[], order_key)",
         [expected],
     ).item()
-    assert f"{len(expected):,} order(s) · {paid:,} paid" in [c.value for c in at.caption]
-    assert shown_findings(at) == findings_rows(snap, expected)
+    captions = [c.value for c in at.caption]
+    assert f"{len(expected):,} order(s) · {paid:,} paid" in captions
+    first = (page - 1) * PAGE_SIZE + 1
+    assert f"Orders {first:,} to {first + len(on_page) - 1:,} of {len(expected):,}" in captions
+    assert len(at.number_input) == (1 if len(expected) > PAGE_SIZE else 0)
+    findings = findings_rows(snap, on_page)
+    assert sum(findings.values()) <= FINDINGS_SHOWN, "the fixture's pages show every finding"
+    assert shown_findings(at) == findings
 
 
 def csv_cells(data: bytes) -> tuple[list[str], list[list[str]]]:
@@ -288,9 +298,10 @@ def test_quarantine_browser_lists_exactly_the_held_orders(snapshot: SnapshotRead
         "is_paid, errors, warnings, array_to_string(error_codes, ', '), file_name, line "
         "FROM quality_quarantine ORDER BY order_date DESC, order_key"
     )
-    assert 0 < held.height <= ROW_LIMIT
+    assert PAGE_SIZE < held.height <= EXPORT_LIMIT, "the fixture holds several pages of orders"
     at = quality_page(Role.ANALYST)
-    assert_browser_matches(at, snapshot, expected_orders(snapshot))
+    everything = expected_orders(snapshot)
+    assert_browser_matches(at, snapshot, everything)
     table = table_with(at, QUARANTINE)
     shown = [
         (*r[:3], str(r[3])[:10], r[4], cents(r[5]), *r[6:])
@@ -310,7 +321,22 @@ def test_quarantine_browser_lists_exactly_the_held_orders(snapshot: SnapshotRead
             "line",
         )
     ]
-    assert shown == [(*r[:5], cents(r[5]), *r[6:]) for r in held.rows()]
+    assert shown == [(*r[:5], cents(r[5]), *r[6:]) for r in held.rows()[:PAGE_SIZE]]
+    # Every page in turn, and the last one holds the rest.
+    pages = -(-len(everything) // PAGE_SIZE)
+    for page in range(2, pages + 1):
+        at.number_input(key="q_page").set_value(page).run()
+        assert_browser_matches(at, snapshot, everything, page)
+    # A filter that leaves one page puts the browser back on it.
+    at.toggle(key="q_paid").set_value(True).run()
+    at.text_input(key="q_search").input(everything[0].split(":")[-1]).run()
+    assert_browser_matches(
+        at,
+        snapshot,
+        expected_orders(
+            snapshot, "is_paid AND order_key ILIKE ?", [f"%{everything[0].split(':')[-1]}%"]
+        ),
+    )
     # The error filter offers exactly the codes that hold an order.
     codes = snapshot.query(
         "SELECT DISTINCT unnest(error_codes) AS c FROM quality_quarantine ORDER BY 1"
@@ -426,9 +452,16 @@ def test_reviewer_and_admin_see_offending_values(snapshot: SnapshotReader, role:
     at = quality_page(role)
     table = table_with(at, FINDINGS)
     assert "value" in table.columns
+    # Page by page, the browser shows every offending value of the held orders.
     shown = set(rows(table, "order_key", "reason_code", "value"))
+    pages = -(-len(expected_orders(snapshot)) // PAGE_SIZE)
+    for page in range(2, pages + 1):
+        at.number_input(key="q_page").set_value(page).run()
+        shown |= set(rows(table_with(at, FINDINGS), "order_key", "reason_code", "value"))
     personal = _personal_findings(snapshot)
     assert set(personal) <= shown
+    at.number_input(key="q_page").set_value(1).run()
+    table = table_with(at, FINDINGS)
     # e.g. an invalid e-mail address as the fixture typed it.
     emails = [value for _, code, value in personal if code == "EMAIL_INVALID"]
     assert emails and any(e in personal_values() for e in emails)
@@ -477,7 +510,7 @@ def test_snapshot_without_quality_tables_says_so(published: Any, env: Env) -> No
 # --------------------------------------------------------------------------- downloads, size
 
 
-def test_csv_downloads_are_the_tables_shown_and_formula_safe(
+def test_csv_downloads_hold_every_matching_order_and_are_formula_safe(
     snapshot: SnapshotReader, downloads: None
 ) -> None:
     at = quality_page(Role.REVIEWER)
@@ -488,14 +521,16 @@ def test_csv_downloads_are_the_tables_shown_and_formula_safe(
     quarantine = table_with(at, QUARANTINE)
     header, body = csv_cells(download_bytes(at, "q_csv"))
     assert header == list(quarantine.columns)
-    assert [r[0] for r in body] == list(quarantine["order_key"])
+    everything = expected_orders(snapshot)
+    assert len(everything) > len(quarantine)  # more than the page shown
+    assert [r[0] for r in body] == everything
     assert_formula_safe(download_bytes(at, "q_csv"), {"total", "errors", "warnings", "line"})
 
     findings = table_with(at, FINDINGS)
     data = download_bytes(at, "qf_csv")
     header, body = csv_cells(data)
     assert header == list(findings.columns)
-    assert len(body) == len(findings)
+    assert len(body) == sum(findings_rows(snapshot, everything).values())
     assert_formula_safe(data, {"order_line", "line"})
     # An offending value a spreadsheet would run (a negative quantity typed as text) is
     # defused with a leading apostrophe, not dropped.
@@ -503,7 +538,7 @@ def test_csv_downloads_are_the_tables_shown_and_formula_safe(
         value
         for value in snapshot.query(
             "SELECT value FROM quality_findings WHERE list_contains(?::VARCHAR[], order_key)",
-            [list(quarantine["order_key"])],
+            [everything],
         )["value"].to_list()
         if value and FORMULA_START.match(value)
     }
@@ -517,6 +552,6 @@ def test_csv_downloads_are_the_tables_shown_and_formula_safe(
 def test_page_payload_stays_small(snapshot: SnapshotReader, role: Role) -> None:
     at = quality_page(role)
     assert len(at.dataframe) == 3
-    assert all(len(d.value) <= ROW_LIMIT for d in at.dataframe)
+    assert all(len(d.value) <= max(PAGE_SIZE, FINDINGS_SHOWN) for d in at.dataframe)
     size = sum(len(d.value.to_csv(index=False).encode("utf-8")) for d in at.dataframe)
     assert size < PAYLOAD_LIMIT, size
