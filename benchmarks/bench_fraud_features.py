@@ -41,7 +41,7 @@ def synthetic_orders(
     channel = rng.choice(len(CHANNELS), n, p=(0.5, 0.2, 0.2, 0.1))
     channel[fraud] = rng.choice(2, int(fraud.sum()))  # fraud comes through web and app
     pos = channel == 3
-    customer = rng.zipf(1.6, n) % n_customers
+    customer = np.floor(n_customers * rng.random(n) ** 2).astype(np.int64)  # a few regulars
     # Frauds open fresh accounts (their own customer ids) most of the time.
     fresh = fraud & (rng.random(n) < 0.8)
     customer = np.where(fresh, n_customers + np.arange(n), customer)
