@@ -1,14 +1,25 @@
 """Quality assets: the entry-accuracy rules over staging, before anything is promoted.
 
 ``quality_quarantine`` holds the orders with an ``error`` out of the marts (and so out of
-fraud scoring and fulfilment); warnings stay on the orders.
+fraud scoring and fulfilment); warnings stay on the orders. Each rule also reports as an asset
+check of ``quality_findings`` named by its reason code (severity WARN, never blocking: an
+error quarantines its orders, it does not stop the run), so the Dagster UI lists every rule
+with its counts: orders checked, failing orders (and lines), quarantined and flagged orders.
 """
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from orderlens.reasons import REASONS
 from pipelines.defs.ingest.assets import PROGRESS
 from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
 from pipelines.defs.staging.tables import STAGING_TABLES
+from quality.rules import CHANNELS, RULES, Rule
+
+if TYPE_CHECKING:
+    import duckdb
 
 _DESCRIPTIONS = {
     "quality_findings": "One row per failed rule on an order or order line: reason code, "
@@ -20,6 +31,86 @@ _DESCRIPTIONS = {
     "source's treatment (tax-inclusive or not) and what remains an error.",
 }
 QUALITY_ASSETS: tuple[str, ...] = tuple(_DESCRIPTIONS)
+
+RULE_CHECKS_ASSET = "quality_findings"
+"""The asset each rule's check reports on: one check per rule, named by its reason code."""
+
+
+def _severity_by_channel(rule: Rule) -> str:
+    """The channels where the rule's severity differs from its default (codes only)."""
+    return (
+        ", ".join(
+            f"{channel}: {severity.value if severity else 'not checked'}"
+            for channel in CHANNELS
+            if (severity := rule.severity_for(channel)) != rule.severity
+        )
+        or "none"
+    )
+
+
+@dataclass(frozen=True)
+class RuleCounts:
+    """What one rule found in a run: counts only (values stay in the warehouse)."""
+
+    orders_checked: int = 0
+    failing_orders: int = 0
+    failing_lines: int = 0
+    quarantined_orders: int = 0
+    """Orders failing the rule where it is an error: held out of the marts."""
+    warned_orders: int = 0
+    """Orders failing the rule where it is a warning: flagged, let through."""
+
+
+def rule_counts(con: "duckdb.DuckDBPyConnection") -> dict[str, RuleCounts]:
+    """Reason code → what its rule found, from the quality tables of this run."""
+    checked = {
+        str(code): int(n or 0)
+        for code, n in con.execute(
+            "SELECT reason_code, sum(checked) FROM quality_daily GROUP BY 1"
+        ).fetchall()
+    }
+    counts = {code: RuleCounts(orders_checked=n) for code, n in checked.items()}
+    for code, orders, lines, quarantined, warned in con.execute(
+        "SELECT reason_code, count(DISTINCT order_key), "
+        "count(*) FILTER (WHERE line_number IS NOT NULL), "
+        "count(DISTINCT order_key) FILTER (WHERE severity = 'error'), "
+        "count(DISTINCT order_key) FILTER (WHERE severity = 'warning') "
+        "FROM quality_findings GROUP BY 1"
+    ).fetchall():
+        counts[str(code)] = RuleCounts(
+            checked.get(str(code), 0), int(orders), int(lines), int(quarantined), int(warned)
+        )
+    return counts
+
+
+def rule_check_result(rule: Rule, counts: RuleCounts) -> dg.AssetCheckResult:
+    """The check result of one rule: passed when no order fails it, else WARN (an error
+    quarantines its orders; it does not stop the run)."""
+    code = rule.code.value
+    metadata: dict[str, str | int] = {
+        "orders_checked": counts.orders_checked,
+        "failing_orders": counts.failing_orders,
+        **({"failing_lines": counts.failing_lines} if rule.grain == "line" else {}),
+        "quarantined_orders": counts.quarantined_orders,
+        "warned_orders": counts.warned_orders,
+        "severity": rule.severity.value,
+        "severity_by_channel": _severity_by_channel(rule),
+        "grain": rule.grain,
+        "family": REASONS[rule.code].family,
+        "column": rule.column,
+    }
+    failing = counts.failing_orders
+    return dg.AssetCheckResult(
+        asset_key=RULE_CHECKS_ASSET,
+        check_name=code,
+        passed=failing == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=None
+        if failing == 0
+        else f"{failing:,} orders fail {code}: {counts.quarantined_orders:,} quarantined, "
+        f"{counts.warned_orders:,} flagged",
+    )
 
 
 @dg.multi_asset(
@@ -35,9 +126,18 @@ QUALITY_ASSETS: tuple[str, ...] = tuple(_DESCRIPTIONS)
         )
         for name in QUALITY_ASSETS
     ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            rule.code.value,
+            asset=RULE_CHECKS_ASSET,
+            description=f"{REASONS[rule.code].description} ({rule.grain} rule, "
+            f"{rule.severity.value} by default)",
+        )
+        for rule in RULES
+    ],
 )
 def quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    """Run every entry-accuracy rule over the staged orders."""
+    """Run every entry-accuracy rule over the staged orders; one check result per rule."""
     import shutil
     import tempfile
     from datetime import UTC, datetime
@@ -58,6 +158,7 @@ def quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             "SELECT count(*), coalesce(sum(raw_total_mismatches), 0), "
             "coalesce(sum(total_mismatches), 0) FROM quality_source_arithmetic"
         ).fetchall()[0]
+        counts = rule_counts(con)
     old = docs.with_name(".data_docs-old")
     shutil.rmtree(old, ignore_errors=True)
     if docs.exists():
@@ -99,3 +200,5 @@ def quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             "total_mismatches_after_treatment": int(arithmetic[2]),
         },
     )
+    for rule in RULES:
+        yield rule_check_result(rule, counts.get(rule.code.value, RuleCounts()))
