@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from pipelines.defs.ingest.assets import raw_order_lines, raw_records_reconcile, reference_tables
+from pipelines.defs.ingest.assets import (
+    batch_not_empty,
+    raw_order_lines,
+    raw_records_reconcile,
+    reference_tables,
+)
 from pipelines.defs.marts.assets import (
     dim_customers,
     dim_products,
@@ -12,7 +17,7 @@ from pipelines.defs.marts.assets import (
 )
 from pipelines.defs.publish.assets import published_snapshot
 from pipelines.defs.quality.assets import quality
-from pipelines.defs.staging.assets import staging
+from pipelines.defs.staging.assets import staging, staging_contract
 
 ASSETS = [
     raw_order_lines,
@@ -25,4 +30,9 @@ ASSETS = [
     dim_products,
     published_snapshot,
 ]
-ASSET_CHECKS = [raw_records_reconcile, fct_orders_have_fx_rates]
+ASSET_CHECKS = [
+    raw_records_reconcile,
+    batch_not_empty,
+    staging_contract,
+    fct_orders_have_fx_rates,
+]

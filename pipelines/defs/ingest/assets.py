@@ -80,6 +80,61 @@ def raw_records_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
+def _run_started(context: dg.AssetCheckExecutionContext) -> float:
+    """When the run executing a check started (seconds since the epoch)."""
+    record = context.instance.get_run_record_by_id(context.run.run_id)
+    started = record.start_time if record is not None else None
+    if started is None:  # every launched run has started before its steps execute
+        raise dg.Failure(
+            description=f"run {context.run.run_id} has no start time", allow_retries=False
+        )
+    return started
+
+
+@dg.asset_check(asset=raw_order_lines, blocking=True, pool=WRITER_POOL, retry_policy=WRITE_RETRY)
+def batch_not_empty(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    """The order files that arrived in this run hold records.
+
+    Fails (ERROR, blocking) when new order files arrived but together hold no record at all
+    (zero-byte or header-only exports: a failed export, most likely): nothing downstream is
+    rebuilt and the published snapshot stays as it was, and the run's alert names the files.
+    Warns when only some of them are empty. A run without new order files (a daily refresh,
+    a landing with only reference data) passes: nothing arrived, nothing is missing. Files
+    whose records were all rejected are not empty: their rejects say why.
+    """
+    started = _run_started(context)
+    with warehouse.writer() as con:
+        files = con.execute(
+            "SELECT file_name, records FROM ingest_files WHERE source <> '_reference' "
+            "AND ingested_at >= to_timestamp(?) ORDER BY file_name",
+            [started],
+        ).fetchall()
+    empty = [str(name) for name, records in files if not records]
+    records = sum(int(n or 0) for _, n in files)
+    metadata = {
+        "new_files": len(files),
+        "new_records": records,
+        "empty_files": ", ".join(empty) or "none",
+    }
+    if not empty:
+        return dg.AssetCheckResult(passed=True, metadata=metadata)
+    if records == 0:
+        return dg.AssetCheckResult(
+            passed=False,
+            metadata=metadata,
+            description=f"the {len(files)} order file(s) of this run hold no records "
+            "(zero-byte or header-only exports); nothing was rebuilt or published",
+        )
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=f"{len(empty)} of the {len(files)} order files of this run hold no records",
+    )
+
+
 @dg.multi_asset(
     group_name="ingest",
     pool=WRITER_POOL,
