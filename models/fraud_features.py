@@ -74,7 +74,11 @@ class Feature:
 
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("seconds_since_signup", "numeric", "Seconds from account creation to the order."),
+    Feature(
+        "seconds_since_signup",
+        "numeric",
+        "Seconds from account creation to the order (null: no account yet).",
+    ),
     Feature("is_first_order", "boolean", "The customer's first order."),
     Feature("customer_prior_orders", "numeric", "The customer's earlier orders."),
     Feature("order_value", "numeric", "Order value."),
@@ -251,7 +255,8 @@ def _browser(user_agent: pl.Expr) -> pl.Expr:
 
 def _per_distinct(frame: pl.DataFrame, column: str, exprs: list[pl.Expr]) -> list[pl.Series]:
     """``exprs`` (over ``column``) evaluated once per distinct value, one value per row of
-    ``frame``: text features of values that repeat (user agents, e-mails, methods)."""
+    ``frame``: regex-heavy features of values that repeat (user agents, shipping methods).
+    Near-unique values (e-mails, IPs) are cheaper to evaluate row by row than to join back."""
     distinct = frame.select(pl.col(column).unique()).with_columns(exprs)
     joined = frame.select(column).join(
         distinct, on=column, how="left", nulls_equal=True, maintain_order="left"
@@ -308,7 +313,7 @@ def fraud_features(
         columns.append(_counts(f"{label}_other_customers", distinct - is_keyed))
 
     columns.append(ip_countries(ordered.get_column("client_ip"), ip_ranges))
-    columns += _per_distinct(ordered, "email", _email_features(pl.col("email")))
+    columns += ordered.select(_email_features(pl.col("email"))).get_columns()
     method = pl.col("shipping_method")
     rushed = pl.when(method.is_not_null()).then(method.str.contains(_RUSHED))
     columns += _per_distinct(ordered, "shipping_method", [rushed.alias("shipping_rushed")])
@@ -317,9 +322,13 @@ def fraud_features(
     features = (
         ordered.with_columns(*columns)
         .with_columns(
-            (
+            # An account created after the order did not exist when it was placed: unknown,
+            # not negative (the order's features may not know the future).
+            pl.when(pl.col("account_created_at") <= pl.col("created_at"))
+            .then(
                 (pl.col("created_at") - pl.col("account_created_at")).dt.total_milliseconds() / 1000
-            ).alias("seconds_since_signup"),
+            )
+            .alias("seconds_since_signup"),
             (pl.col("customer_prior_orders") == 0).alias("is_first_order"),
             pl.col("total").alias("order_value"),
             pl.when(pl.col("_prior_mean") > 0)

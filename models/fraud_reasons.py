@@ -80,7 +80,7 @@ _PHRASES: dict[str, Callable[[float], str]] = {
 }
 
 _MISSING: dict[str, str] = {
-    "seconds_since_signup": "No account sign-up date",
+    "seconds_since_signup": "No account when the order was placed",
     "is_first_order": "Guest checkout (no customer record)",
     "customer_prior_orders": "Guest checkout (no customer record)",
     "value_to_prior_mean": "No earlier orders to compare the value with",

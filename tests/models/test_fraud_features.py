@@ -49,6 +49,8 @@ def test_signup_value_history_and_first_order() -> None:
             _row("2", 60, customer_key="c1", account_created_at=signup, total=30.0),
             _row("3", 120, customer_key="c1", account_created_at=signup, total=80.0),
             _row("4", 130, customer_key=None, total=99.0),  # a guest
+            # The account was made after the order (a guest who registered later).
+            _row("5", 140, customer_key="c2", account_created_at=T0 + timedelta(hours=1)),
         ]
     )
     f = _by_key(fraud_features(orders))
@@ -60,6 +62,7 @@ def test_signup_value_history_and_first_order() -> None:
     assert f["2"]["value_to_prior_mean"] == pytest.approx(3.0)
     assert f["3"]["value_to_prior_mean"] == pytest.approx(4.0)  # 80 / mean(10, 30)
     assert f["4"]["seconds_since_signup"] is None
+    assert f["5"]["seconds_since_signup"] is None
 
 
 def test_velocity_counts_orders_in_the_hour_and_day_before_never_the_order_itself() -> None:
