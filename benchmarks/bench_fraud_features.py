@@ -177,7 +177,7 @@ def run_scoring(
 ) -> dict[str, object]:
     """Training vs a bare fit, batch scoring and single-order reasons (medians)."""
     from models.fraud_features import fraud_features
-    from models.fraud_model import _threads, build_pipeline, model_input, train_fraud_model
+    from models.fraud_model import build_pipeline, limit_threads, model_input, train_fraud_model
     from models.fraud_reasons import explain
 
     orders = synthetic_orders(max(train_orders, score_orders), seed)
@@ -193,7 +193,7 @@ def run_scoring(
         ours.append(time.perf_counter() - started)
         pipeline = build_pipeline(model.config)
         started = time.perf_counter()
-        with _threads(model.config.threads):
+        with limit_threads(model.config.threads):
             pipeline.fit(model_input(train, model.config.features), y)
         bare.append(time.perf_counter() - started)
         iterations.append((int(model.pipeline[-1].n_iter_), int(pipeline[-1].n_iter_)))

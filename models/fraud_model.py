@@ -2,7 +2,7 @@
 0-99 score and a level.
 
 Grain: :meth:`FraudModel.score` returns one row per order of the feature frame (``order_key``,
-``probability``, ``score``, ``level``), in its row order.
+``probability``, ``score``, ``level``, ``model_version``, ``model_sha256``), in its row order.
 
 Estimator: ``ColumnTransformer`` (categoricals → ordinal codes, rare ones pooled; numbers and
 flags passed through with nulls as NaN) + ``HistGradientBoostingClassifier`` with native
@@ -173,32 +173,35 @@ class FraudModel:
         """Calibrated fraud probability per order."""
         if features.height == 0:
             return np.zeros(0)
-        with _threads(self.config.threads):
+        with limit_threads(self.config.threads):
             x = model_input(features, self.config.features)
             return self.estimator.predict_proba(x)[:, 1]
 
     def log_odds(self, model_frame: pl.DataFrame) -> np.ndarray:
         """The trees' raw log-odds for rows already in :func:`model_input` form."""
-        with _threads(self.config.threads):
+        with limit_threads(self.config.threads):
             return self.pipeline.decision_function(model_frame)
 
     def score(self, features: pl.DataFrame) -> pl.DataFrame:
-        """``order_key``, ``probability``, ``score`` (0-99) and ``level`` per order."""
+        """``order_key``, ``probability``, ``score`` (0-99), ``level``, and the
+        ``model_version`` and ``model_sha256`` that scored it (null until the model is saved
+        or loaded) per order."""
         probability = self.probability(features)
         return (
             pl.DataFrame(
                 {"order_key": features.get_column("order_key"), "probability": probability}
             )
-            .with_columns(
-                scores(pl.col("probability")).alias("score"),
-            )
+            .with_columns(scores(pl.col("probability")).alias("score"))
             .with_columns(
                 levels(pl.col("score"), self.config).alias("level"),
+                pl.lit(self.metadata.get("version"), pl.String).alias("model_version"),
+                pl.lit(self.metadata.get("sha256"), pl.String).alias("model_sha256"),
             )
         )
 
 
-def _threads(limit: int) -> Any:
+def limit_threads(limit: int) -> Any:
+    """A context capping the booster's OpenMP threads (see the module's note on threads)."""
     from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     return threadpool_limits(limits=limit, user_api="openmp")
@@ -256,7 +259,7 @@ def train_fraud_model(
     fit_rows, calibration_rows = np.sort(fit_rows), np.sort(calibration_rows)
     pipeline = build_pipeline(config)
     calibrated = CalibratedClassifierCV(FrozenEstimator(pipeline), method="sigmoid", cv=2)
-    with _threads(config.threads):
+    with limit_threads(config.threads):
         pipeline.fit(x[fit_rows], y[fit_rows])
         calibrated.fit(x[calibration_rows], y[calibration_rows])
     created = features.get_column("created_at") if "created_at" in features.columns else None

@@ -153,11 +153,11 @@ def explain(
     values = model_input(flagged, names)
     reasons: list[list[str]] = []
     reason_features: list[list[str]] = []
+    # Largest first; ties by feature position (stable sort), so never by chance.
+    ranked_all = np.argsort(-contrib, axis=1, kind="stable")
     for i in range(flagged.height):
-        row = contrib[i]
-        # Largest first; ties by feature position, so the order never depends on chance.
-        ranked = sorted(range(len(names)), key=lambda j: (-row[j], j))
-        chosen = [j for j in ranked[:limit] if row[j] > 0] or ranked[:1]
+        ranked = ranked_all[i].tolist()
+        chosen = [j for j in ranked[:limit] if contrib[i, j] > 0] or ranked[:1]
         reason_features.append([names[j] for j in chosen])
         reasons.append([reason_text(names[j], values.item(i, names[j])) for j in chosen])
     return pl.DataFrame(

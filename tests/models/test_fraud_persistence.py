@@ -42,6 +42,9 @@ def test_a_saved_model_loads_and_scores_the_same(trained: Trained, tmp_path: Pat
     np.testing.assert_array_equal(
         loaded.probability(trained.features), trained.model.probability(trained.features)
     )
+    scored = loaded.score(trained.features.head(3))
+    assert scored.get_column("model_version").to_list() == [saved.version] * 3
+    assert scored.get_column("model_sha256").to_list() == [saved.sha256] * 3
 
 
 def test_the_model_card_says_what_the_model_is(trained: Trained, tmp_path: Path) -> None:
