@@ -14,7 +14,8 @@ import json
 import mmap
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -143,7 +144,7 @@ row's physical line follows by a running sum (no second pass over the file's byt
 
 def newlines_sql(fields: Sequence[Field]) -> str:
     """SQL counting line breaks inside the text people type (where multi-line values are)."""
-    text = _scanned_for_cards(fields)
+    text = card_scanned(fields)
     if not text:
         return "0"
     joined = "concat_ws(' ', " + ", ".join(_quote_ident(n) for n in text) + ")"
@@ -154,34 +155,91 @@ CARD_FLAG = "_maybe_card"
 """Column computed while a file is read: the row has a digit run that may be a card number."""
 
 
-def _scanned_for_cards(fields: Sequence[Field]) -> list[str]:
+def card_scanned(fields: Sequence[Field]) -> list[str]:
+    """The fields holding text people type (``CARD_SCANNED_FIELDS``), in ``fields`` order."""
     return [f.name for f in fields if f.name in CARD_SCANNED_FIELDS]
 
 
-def card_flag_sql(fields: Sequence[Field]) -> str:
-    """SQL flagging rows whose text may hold a card number (one regex over all text columns,
-    evaluated in the same pass that parses the file)."""
-    text = _scanned_for_cards(fields)
-    if not text:
+# --------------------------------------------------------------------------- card redaction
+#
+# A table is written once, from rows already redacted: text replaced after the write (an
+# UPDATE) stays readable in the freed blocks of the DuckDB file, which DuckDB never zeroes
+# and which publish copies into the snapshot.
+
+REDACT_FUNCTION = "orderlens_redact_cards"
+"""SQL function (VARCHAR -> VARCHAR, NULL stays NULL) registered by :func:`card_redaction`:
+:func:`orderlens.security.redact_card_numbers` of its argument."""
+
+
+class CardRedaction:
+    """What :data:`REDACT_FUNCTION` calls, and how many card numbers it redacted."""
+
+    def __init__(self) -> None:
+        self._found: list[int] = []
+
+    def redact(self, text: str) -> str:
+        clean, found = redact_card_numbers(text)
+        if found:
+            # list.append is atomic: DuckDB calls the function from several threads.
+            self._found.append(found)
+        return text if clean is None else clean
+
+    @property
+    def count(self) -> int:
+        """Card numbers redacted so far by the statements of the block."""
+        return sum(self._found)
+
+
+@contextmanager
+def card_redaction(con: duckdb.DuckDBPyConnection) -> Iterator[CardRedaction]:
+    """Register :data:`REDACT_FUNCTION` on ``con`` for the block; yield its count.
+
+    Wrap the statements that write rows from :func:`redacted_rows_sql` (one count per
+    block: a statement run again after a failure belongs in a block of its own). The
+    function is declared with side effects so DuckDB calls it exactly once per value it
+    reaches, which keeps the count exact.
+    """
+    redaction = CardRedaction()
+    con.create_function(
+        REDACT_FUNCTION, redaction.redact, ["VARCHAR"], "VARCHAR", side_effects=True
+    )
+    try:
+        yield redaction
+    finally:
+        con.remove_function(REDACT_FUNCTION)
+
+
+def card_candidate_sql(columns: Sequence[str]) -> str:
+    """SQL: the row's text ``columns`` hold a digit run that may be a card number (one
+    regular expression over all of them, evaluated while the rows are read)."""
+    if not columns:
         return "false"
-    joined = ", ".join(_quote_ident(n) for n in text)
+    joined = ", ".join(_quote_ident(n) for n in columns)
     return (
         f"coalesce(regexp_matches(concat_ws(' | ', {joined}), {_sql_str(_CARD_CANDIDATE)}), false)"
     )
 
 
-def redact_card_numbers_in_table(
-    con: duckdb.DuckDBPyConnection, table: str, fields: Sequence[Field]
-) -> int:
-    """Replace Luhn-valid card numbers in every text column of ``table``; return how many.
+def redacted_rows_sql(query: str, columns: Sequence[str], flag: str | None = None) -> str:
+    """The rows of ``query`` with card numbers redacted in its text ``columns``: the SELECT
+    a parser writes a table from, inside :func:`card_redaction`.
 
-    A regular expression finds the few candidate rows in SQL; the Luhn check and the
-    replacement run in Python on those rows only.
+    A regular expression flags the rows that may hold a card number; only their values reach
+    Python (:data:`REDACT_FUNCTION`); the other rows pass through as they are. The columns
+    keep their names and order, and so do the rows (an ORDER BY of ``query`` holds). With
+    ``flag``, the flag is kept as a last column of that name.
     """
-    text = _scanned_for_cards(fields)
-    if not text:
-        return 0
-    return _redact_candidates(con, table, text, CARD_FLAG)
+    name = flag or "_card_candidate"
+    if not columns:
+        return f"SELECT *, false AS {name} FROM ({query})" if flag else query
+    flagged = f"SELECT *, {card_candidate_sql(columns)} AS {name} FROM ({query})"
+    redacted = ", ".join(
+        f"CASE WHEN {name} THEN {REDACT_FUNCTION}({_quote_ident(c)}) ELSE {_quote_ident(c)} END "
+        f"AS {_quote_ident(c)}"
+        for c in columns
+    )
+    star = "*" if flag else f"* EXCLUDE ({name})"
+    return f"SELECT {star} REPLACE ({redacted}) FROM ({flagged})"
 
 
 def _redact_candidates(
@@ -205,10 +263,13 @@ def _redact_candidates(
 
 
 def redact_card_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str]) -> int:
-    """Redact Luhn-valid card numbers in the given text columns of any table; return how many.
+    """Redact Luhn-valid card numbers in the given text columns of a table, in place; return
+    how many.
 
-    For parsers whose tables have no precomputed candidate flag: one regular expression
-    finds the candidate rows in SQL, Python checks and rewrites only those.
+    For TEMP tables only (held in memory, never in the warehouse file): on a stored table
+    the replaced text would survive in the file's freed blocks. Parsers write their stored
+    tables from :func:`redacted_rows_sql` instead. (The JSON order path still calls this on
+    its stored order table: see ``pipelines/sources/json_records.py``.)
     """
     present = {
         str(r[0])
@@ -219,10 +280,7 @@ def redact_card_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
     text = [c for c in columns if c in present]
     if not text:
         return 0
-    joined = ", ".join(_quote_ident(n) for n in text)
-    return _redact_candidates(
-        con, table, text, f"regexp_matches(concat_ws(' | ', {joined}), {_sql_str(_CARD_CANDIDATE)})"
-    )
+    return _redact_candidates(con, table, text, card_candidate_sql(text))
 
 
 def read_header(head: bytes, encoding: str, bom: int) -> list[str]:
@@ -290,12 +348,12 @@ def parse_csv(
         if unknown:
             result.notes.append(f"ignored unknown column(s): {', '.join(unknown)}")
 
-        def read(source: Path, source_encoding: str) -> list[tuple]:
+        def read(source: Path, source_encoding: str) -> tuple[list[tuple], int]:
             return _duckdb_read(
                 con, source, source_encoding, header, missing_optional, fields, table, temporary
             )
 
-        def read_copy(content: bytes) -> list[tuple]:
+        def read_copy(content: bytes) -> tuple[list[tuple], int]:
             with tempfile.TemporaryDirectory(prefix="orderlens-") as tmp:
                 copy = Path(tmp) / path.name
                 copy.write_bytes(content)
@@ -304,7 +362,7 @@ def parse_csv(
         data: bytes | mmap.mmap = as_utf8_bytes(mm[:], encoding) if bom == 2 else mm
         mixed_endings = False
         try:
-            errors = read(path, encoding)
+            errors, redacted = read(path, encoding)
         except duckdb.InvalidInputException as exc:
             if "state machine" not in str(exc):
                 _reject_whole_file(
@@ -323,7 +381,7 @@ def parse_csv(
             mixed_endings = True
             data = as_utf8_bytes(mm[:], encoding).replace(b"\r\n", b"\n")
             result.notes.append("mixed line endings (CRLF and LF) were read as LF")
-            errors = read_copy(data)
+            errors, redacted = read_copy(data)
         if bom == 0 and any(e[3] == "INVALID ENCODING" for e in errors):
             decoded = single_byte_text(mm)
             if decoded is not None:
@@ -334,11 +392,11 @@ def parse_csv(
                 if mixed_endings:
                     data = data.replace(b"\r\n", b"\n")
                 result.notes.append(f"decoded as {name} (the file is not UTF-8)")
-                errors = read_copy(data)
+                errors, redacted = read_copy(data)
         id_index = header.index(ORDER_ID) if ORDER_ID in header else None
         _number_records(con, data, errors, fields, table, temporary, result, id_index)
     result.rows_sql = rows_sql(table)
-    result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
+    result.cards_redacted = redacted
     return result
 
 
@@ -372,8 +430,9 @@ def _duckdb_read(
     fields: Sequence[Field],
     table: str,
     temporary: bool,
-) -> list[tuple]:
-    """Read the file with explicit types bound by header name; return DuckDB's rejects."""
+) -> tuple[list[tuple], int]:
+    """Read the file with explicit types bound by header name, card numbers redacted as the
+    rows are written; return DuckDB's rejects and the card numbers redacted."""
     by_name = {f.name: f for f in fields}
     columns = ", ".join(
         f"{_sql_str(name)}: {_sql_str(by_name[name].type if name in by_name else 'VARCHAR')}"
@@ -388,19 +447,25 @@ def _duckdb_read(
     rejects_table, scan_table = f"{table}_rej", f"{table}_rej_scan"
     con.execute(f"DROP TABLE IF EXISTS {rejects_table}")
     con.execute(f"DROP TABLE IF EXISTS {scan_table}")
+    rows = (
+        f"SELECT {select} FROM read_csv("
+        f"{_sql_str(str(path))}, auto_detect = false, header = true, delim = ',', "
+        f"quote = '\"', escape = '\"', strict_mode = true, "
+        f"encoding = {_sql_str(encoding)}, columns = {{{columns}}}, store_rejects = true, "
+        f"rejects_table = {_sql_str(rejects_table)}, rejects_scan = {_sql_str(scan_table)})"
+    )
     try:
-        con.execute(
-            f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
-            f"AS {CARD_FLAG}, {newlines_sql(fields)} AS {NEWLINES} FROM (SELECT {select} FROM read_csv("
-            f"{_sql_str(str(path))}, auto_detect = false, header = true, delim = ',', "
-            f"quote = '\"', escape = '\"', strict_mode = true, "
-            f"encoding = {_sql_str(encoding)}, columns = {{{columns}}}, store_rejects = true, "
-            f"rejects_table = {_sql_str(rejects_table)}, rejects_scan = {_sql_str(scan_table)}))"
-        )
-        return con.execute(
+        with card_redaction(con) as redaction:
+            con.execute(
+                f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, "
+                f"{newlines_sql(fields)} AS {NEWLINES} "
+                f"FROM ({redacted_rows_sql(rows, card_scanned(fields), CARD_FLAG)})"
+            )
+        errors = con.execute(
             f"SELECT line_byte_position, byte_position, column_name, error_type::VARCHAR, "
             f"csv_line, error_message FROM {rejects_table} ORDER BY line_byte_position, column_idx"
         ).fetchall()
+        return errors, redaction.count
     finally:
         con.execute(f"DROP TABLE IF EXISTS {rejects_table}")
         con.execute(f"DROP TABLE IF EXISTS {scan_table}")
@@ -632,11 +697,13 @@ def parse_parquet(
                         str(row[actual[ORDER_ID]]) if ORDER_ID in actual else None,
                     )
                 )
-    con.execute(
-        f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
-        f"AS {CARD_FLAG}, {newlines_sql(fields)} AS {NEWLINES} "
-        f"FROM (SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE})"
-    )
+    rows = f"SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE}"
+    with card_redaction(con) as redaction:
+        con.execute(
+            f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, "
+            f"{newlines_sql(fields)} AS {NEWLINES} "
+            f"FROM ({redacted_rows_sql(rows, card_scanned(fields), CARD_FLAG)})"
+        )
     con.execute(
         f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT row_number() OVER "
         f"(ORDER BY {LINE}) AS {RECORD_NO}, {LINE} FROM {table}_all WHERE NOT _bad "
@@ -644,7 +711,7 @@ def parse_parquet(
     )
     con.execute(f"DROP TABLE IF EXISTS {table}_all")
     result.rows_sql = rows_sql(table)
-    result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
+    result.cards_redacted = redaction.count
     result.records = total
     result.rejected_records = bad_rows.height
     result.loaded = total - bad_rows.height
@@ -758,11 +825,12 @@ def parse_ndjson(
                     )
                 )
     casts = ", ".join(f"TRY_CAST({text(f)} AS {f.type}) AS {_quote_ident(f.name)}" for f in fields)
-    con.execute(
-        f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, {card_flag_sql(fields)} "
-        f"AS {CARD_FLAG}, 0 AS {NEWLINES} "
-        f"FROM (SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE})"
-    )
+    rows = f"SELECT {casts} FROM {table}_all WHERE NOT _bad ORDER BY {LINE}"
+    with card_redaction(con) as redaction:
+        con.execute(
+            f"CREATE OR REPLACE {_kind(temporary)} {table} AS SELECT *, 0 AS {NEWLINES} "
+            f"FROM ({redacted_rows_sql(rows, card_scanned(fields), CARD_FLAG)})"
+        )
     con.execute(
         f"CREATE OR REPLACE {_kind(temporary)} {table}_lines AS SELECT row_number() OVER "
         f"(ORDER BY {LINE}) AS {RECORD_NO}, {LINE} FROM {table}_all WHERE NOT _bad "
@@ -776,7 +844,7 @@ def parse_ndjson(
     result.loaded = result.records - result.rejected_records
     con.execute(f"DROP TABLE IF EXISTS {table}_all")
     result.rows_sql = rows_sql(table)
-    result.cards_redacted = redact_card_numbers_in_table(con, table, fields)
+    result.cards_redacted = redaction.count
     return result
 
 

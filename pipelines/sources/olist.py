@@ -34,7 +34,13 @@ from pathlib import Path
 import duckdb
 
 from orderlens.contracts import EVENT_FIELDS, GENERIC_FIELDS, PAYMENT_FIELDS, PRODUCT_FIELDS, Field
-from pipelines.sources.generic import ParseResult, Reject, parse_csv, redact_card_columns
+from pipelines.sources.generic import (
+    ParseResult,
+    Reject,
+    card_redaction,
+    parse_csv,
+    redacted_rows_sql,
+)
 
 FAMILY = "olist"
 CURRENCY = "BRL"
@@ -130,7 +136,7 @@ FREE_TEXT: tuple[str, ...] = (
     "seller_city",
     "geolocation_city",
 )
-"""Columns people typed: scanned for card numbers before storage."""
+"""Columns people typed: card numbers in them are redacted as the table is written."""
 
 KEYS: dict[str, tuple[str, ...]] = {
     "orders": ("order_id",),
@@ -249,17 +255,16 @@ def parse(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> ParseResult
         # A rejected item or payment names its order, so staging holds that order whole.
         result.rejects = with_order_ids(result.rejects, header.index("order_id"))
     columns = ", ".join(f"s.{_q(f.name)}" for f in fields)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT {columns}, l._line "
-        f"FROM {src} s POSITIONAL JOIN {src}_lines l"
-    )
+    rows = f"SELECT {columns}, l._line FROM {src} s POSITIONAL JOIN {src}_lines l"
+    free_text = [f.name for f in fields if f.name in FREE_TEXT]
+    with card_redaction(con) as redaction:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {redacted_rows_sql(rows, free_text)}")
+    result.cards_redacted = redaction.count
     con.execute(
         f"CREATE OR REPLACE TABLE {table}_lines AS SELECT l._record_no, l._line FROM {src}_lines l"
     )
     con.execute(f"DROP TABLE IF EXISTS {src}")
     con.execute(f"DROP TABLE IF EXISTS {src}_lines")
-    free_text = [f.name for f in fields if f.name in FREE_TEXT]
-    result.cards_redacted = redact_card_columns(con, table, free_text)
     result.rows_sql = f"SELECT * FROM {table}"
     if name == "orders":
         # The ingestion log's order count; the other tables hold no orders of their own.

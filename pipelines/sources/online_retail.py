@@ -30,7 +30,13 @@ import pycountry
 
 from orderlens.contracts import GENERIC_FIELDS, REFUND_FIELDS, Field
 from orderlens.security import redact_card_numbers
-from pipelines.sources.generic import ParseResult, Reject, parse_csv, redact_card_columns
+from pipelines.sources.generic import (
+    ParseResult,
+    Reject,
+    card_redaction,
+    parse_csv,
+    redacted_rows_sql,
+)
 from pipelines.sources.olist import with_order_ids
 
 FORMAT = "online_retail"
@@ -212,14 +218,14 @@ FROM {src} s POSITIONAL JOIN {src}_lines l""")
 CREATE OR REPLACE TEMP TABLE {loaded} AS
 SELECT row_number() OVER (ORDER BY _line) AS _record_no, *
 FROM {typed} WHERE problem IS NULL ORDER BY _line""")
-    _write_lines(con, loaded, table)
-    _write_refunds(con, loaded, table)
+    with card_redaction(con) as redaction:
+        _write_lines(con, loaded, table)
+        _write_refunds(con, loaded, table)
+    result.cards_redacted = redaction.count
     lines = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     refunds = int(con.execute(f"SELECT count(*) FROM {table}_refunds").fetchall()[0][0])
     result.loaded = lines + refunds
     result.rejected_records = result.records - result.loaded
-    result.cards_redacted = redact_card_columns(con, table, ["product_name"])
-    result.cards_redacted += redact_card_columns(con, f"{table}_refunds", ["reason"])
     result.notes.append(
         f"{lines} invoice lines, {refunds} cancellation lines as refunds; invoice totals are "
         "derived (sum of the invoice's lines)"
@@ -262,7 +268,8 @@ FROM {typed} WHERE problem IS NOT NULL ORDER BY _line""").fetchall()
 
 
 def _write_lines(con: duckdb.DuckDBPyConnection, loaded: str, table: str) -> None:
-    """Sale lines into the generic columns (one CREATE TABLE AS), in file order."""
+    """Sale lines into the generic columns (one CREATE TABLE AS, product names redacted as
+    they are written), in file order."""
     amount = "quantity * unit_price"
     invoice = "PARTITION BY invoice"
     select = _generic_select(
@@ -295,9 +302,8 @@ CREATE OR REPLACE TEMP TABLE {table}_sales AS
 SELECT _record_no, _line, {select}
 FROM {loaded} WHERE NOT is_cancellation ORDER BY _line""")
     names = ", ".join(_q(f.name) for f in GENERIC_FIELDS)
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS SELECT {names} FROM {table}_sales ORDER BY _line"
-    )
+    rows = f"SELECT {names} FROM {table}_sales ORDER BY _line"
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS {redacted_rows_sql(rows, ['product_name'])}")
     con.execute(
         f"CREATE OR REPLACE TABLE {table}_lines AS "
         f"SELECT _record_no, _line FROM {table}_sales ORDER BY _line"
@@ -306,7 +312,8 @@ FROM {loaded} WHERE NOT is_cancellation ORDER BY _line""")
 
 
 def _write_refunds(con: duckdb.DuckDBPyConnection, loaded: str, table: str) -> None:
-    """Cancellation lines, one refund row each (amount and quantity positive)."""
+    """Cancellation lines, one refund row each (amount and quantity positive; reasons
+    redacted as they are written)."""
     select = _stream_select(
         REFUND_FIELDS,
         {
@@ -321,6 +328,5 @@ def _write_refunds(con: duckdb.DuckDBPyConnection, loaded: str, table: str) -> N
             "customer_id": "customer_id",
         },
     )
-    con.execute(f"""
-CREATE OR REPLACE TABLE {table}_refunds AS
-SELECT {select}, _record_no, _line FROM {loaded} WHERE is_cancellation ORDER BY _line""")
+    rows = f"SELECT {select}, _record_no, _line FROM {loaded} WHERE is_cancellation ORDER BY _line"
+    con.execute(f"CREATE OR REPLACE TABLE {table}_refunds AS {redacted_rows_sql(rows, ['reason'])}")

@@ -48,7 +48,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from orderlens.contracts import CARD_SCANNED_FIELDS, GENERIC_FIELDS, MONEY, Field, channel_sql
+from orderlens.contracts import GENERIC_FIELDS, MONEY, Field, channel_sql
 from orderlens.security import redact_card_numbers
 from pipelines.sources.csv_records import as_utf8_bytes, detect_encoding, scan_records
 from pipelines.sources.generic import (
@@ -57,9 +57,11 @@ from pipelines.sources.generic import (
     HeaderError,
     ParseResult,
     Reject,
+    card_redaction,
+    card_scanned,
     parse_csv,
     read_header,
-    redact_card_columns,
+    redacted_rows_sql,
 )
 
 FILE_FORMAT = "shopify_csv"
@@ -289,10 +291,13 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
         f"CREATE OR REPLACE TEMP TABLE {src}_bad AS SELECT unnest(?::BIGINT[]) AS {RECORD_NO}",
         [bad_records],
     )
-    con.execute(
-        f"CREATE OR REPLACE TABLE {table} AS "
-        f"{_projection(src, present, stats, day_first, name_to_id, bool(bad_records))}"
-    )
+    projection = _projection(src, present, stats, day_first, name_to_id, bool(bad_records))
+    with card_redaction(con) as redaction:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table} AS "
+            f"{redacted_rows_sql(projection, card_scanned(GENERIC_FIELDS))}"
+        )
+    result.cards_redacted = redaction.count
     if bad_records:
         con.execute(
             f"CREATE OR REPLACE TABLE {table}_lines AS SELECT row_number() OVER "
@@ -314,7 +319,6 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
     result.rejects.sort(key=lambda r: r.line)
     result.loaded = parsed.loaded - len(bad_records)
     result.rejected_records = parsed.rejected_records + len(bad_records)
-    result.cards_redacted = redact_card_columns(con, table, sorted(CARD_SCANNED_FIELDS))
     result.notes.extend(_value_notes(stats))
     return result
 
