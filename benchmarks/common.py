@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 import time
 from collections.abc import Callable
@@ -50,10 +51,13 @@ def ratio_report(
 
 
 def generic_csv(lines: int, seed: int = 7) -> Path:
-    """A generic-format CSV of ``lines`` order lines, written once and reused."""
+    """A generic-format CSV of ``lines`` order lines, written once and reused while the
+    format's columns stay the same (a file of an older format would be rejected row by row)."""
     from benchmarks.generic_orders import write_generic_orders
+    from orderlens.contracts import GENERIC_FIELD_NAMES
 
-    path = OUT / f"generic_{lines}_{seed}.csv"
+    columns = hashlib.sha256(",".join(GENERIC_FIELD_NAMES).encode()).hexdigest()[:8]
+    path = OUT / f"generic_{lines}_{seed}_{columns}.csv"
     if not path.exists():
         OUT.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial.csv")
