@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 
 from benchmarks.fraud_history import (
-    HISTORY,
     evaluate_history,
     orders_from_generic,
     read_history,
@@ -112,8 +111,6 @@ def test_ip_ranges_written_in_scientific_notation_are_dropped(tmp_path: Path) ->
 @pytest.mark.slow
 def test_the_model_beats_the_best_rule_on_fraud_history() -> None:
     """Acceptance (issue 6): stratified user split, fixed seed: PR-AUC >= best rule + 0.05."""
-    if not HISTORY.exists():
-        pytest.skip(f"{HISTORY} is absent")
     outcome = evaluate_history()
     evaluation = outcome["evaluation"]
     model, best = evaluation.scorer("model"), evaluation.best_rule()
