@@ -38,6 +38,9 @@ _TRUNCATION = frozenset({"MISSING COLUMNS", "UNQUOTED VALUE"})
 
 RECORD_NO = "_record_no"
 LINE = "_line"
+LATER_LINES = "_later_lines"
+"""Suffix of a JSON file's table of order lines after each order's first (see
+``json_records.create_order_table``)."""
 
 _REASONS = {
     "CAST": "value {value} is not a valid {type} for column {column}",
