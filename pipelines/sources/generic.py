@@ -39,6 +39,9 @@ _TRUNCATION = frozenset({"MISSING COLUMNS", "UNQUOTED VALUE"})
 
 RECORD_NO = "_record_no"
 LINE = "_line"
+LATER_LINES = "_later_lines"
+"""Suffix of a JSON file's table of order lines after each order's first (see
+``json_records.create_order_table``)."""
 
 _REASONS = {
     "CAST": "value {value} is not a valid {type} for column {column}",
@@ -268,8 +271,7 @@ def redact_card_columns(con: duckdb.DuckDBPyConnection, table: str, columns: Seq
 
     For TEMP tables only (held in memory, never in the warehouse file): on a stored table
     the replaced text would survive in the file's freed blocks. Parsers write their stored
-    tables from :func:`redacted_rows_sql` instead. (The JSON order path still calls this on
-    its stored order table: see ``pipelines/sources/json_records.py``.)
+    tables from :func:`redacted_rows_sql` instead.
     """
     present = {
         str(r[0])

@@ -594,26 +594,32 @@ def create_order_table(
     items: str,
     is_order: str,
     prepared: dict[str, str],
-) -> int:
-    """``table`` (every generic field, typed, in contract order) and ``<table>_lines``
-    (``_record_no``, ``_line``), aligned row by row; returns the card numbers redacted in
-    its text people typed.
+) -> tuple[int, bool]:
+    """``table``: one row per order, every generic field typed in contract order, the line
+    fields those of its first item; ``<table>_lines``: its ``_record_no`` and ``_line``,
+    aligned row by row; ``<table>_later_lines`` (dropped when empty): one row per further
+    item, with the order's id and number, the line fields, ``_record_no`` and ``_line``.
+    Returns the card numbers redacted in their text people typed, and whether
+    ``<table>_later_lines`` was kept.
+
+    Together they are the generic order lines (:func:`order_rows_sql`): order fields on an
+    order's first line only (the contract's "first non-blank value wins"), its id and number
+    on every line; an order without items is one line whose line fields are NULL. The wide
+    order fields are written once per order: writing them blank on every later line cost
+    ~2 s of a ~25 s parse of a million Shopify orders (1.6M lines).
 
     ``exprs``: SQL of each field; order fields over the record ``r``, line fields over one
     element ``li`` of its list ``items`` (numbered ``li_no``); ``prepared``: named values
     computed once per record before them (a filtered list several fields read), available
-    as ``r.<name>``. Order fields are computed once per order and written on its first line
-    (id and number on every line); an order without items gets one row whose line fields
-    are NULL.
+    as ``r.<name>``. Which fields are order and which line fields is the contract's
+    (``GENERIC_ORDER_FIELDS``, ``GENERIC_LINE_FIELDS``).
 
-    The order table is one parallel CREATE TABLE AS over the kept records in memory, written
-    without preserving their order: each row carries its record's number and physical line,
-    which become ``<table>_lines`` (a scan of the table, in its storage order) before they
-    are dropped from it. An ordered parallel write would keep file order but leaves a
-    partial row group per scanned batch (a record gives several rows), which DuckDB's
-    checkpoint then rewrites: at a million Shopify orders that cost ~8 s of a ~33 s parse.
-    What remains is mostly the write itself: ~8 s for 1.6M rows of 71 columns, compressed or
-    not (measured with DuckDB 2.0 on 2 cores).
+    Each table is one parallel CREATE TABLE AS over the kept records in memory, written
+    without preserving their order. The order table's rows carry their record's number and
+    physical line, which become ``<table>_lines`` (a scan of the table, in its storage
+    order) before they are dropped from it. An ordered parallel write would keep file order
+    but leaves a partial row group per scanned batch, which DuckDB's checkpoint then
+    rewrites. What remains is mostly the write itself (compressing ~60 text columns).
     Nothing downstream reads raw rows by position: staging orders them by record number,
     physical line and line number.
     """
@@ -623,39 +629,40 @@ def create_order_table(
         GENERIC_LINE_FIELDS,
         GENERIC_ORDER_FIELDS,
     )
-    from pipelines.sources.generic import redact_card_columns
+    from pipelines.sources.generic import LATER_LINES, card_redaction, redacted_rows_sql
 
     def typed(fields: Sequence[Any]) -> str:
         return ", ".join(
             f"CAST({exprs.get(f.name, 'NULL')} AS {f.type}) AS {quote(f.name)}" for f in fields
         )
 
-    count = f"len(coalesce(r.{items}, []))"
     extra = "".join(f", {sql} AS {quote(name)}" for name, sql in prepared.items())
     records = f"(SELECT r.*{extra} FROM {loaded.recs} r)" if prepared else loaded.recs
-    orders = (
-        f"SELECT r.{RECORD_NO} AS _rec, r.{LINE} AS _phys, {typed(GENERIC_ORDER_FIELDS)}, "
-        f"CASE WHEN {count} = 0 THEN [NULL] ELSE r.{items} END AS _items "
-        f"FROM {records} r WHERE {is_order}"
+    first = (
+        f"SELECT CAST(r.{RECORD_NO} AS BIGINT) AS _rec, CAST(r.{LINE} AS BIGINT) AS _phys, "
+        f"{typed(GENERIC_ORDER_FIELDS)}, {typed(GENERIC_LINE_FIELDS)} "
+        f"FROM (SELECT r.*, r.{items}[1] AS li, 1 AS li_no FROM {records} r) r WHERE {is_order}"
     )
-    lines = (
-        "SELECT o.* EXCLUDE (_items), unnest(o._items) AS li, "
-        f"unnest(range(1, len(o._items) + 1)) AS li_no FROM ({orders}) o"
+    on_every_line = [f for f in GENERIC_ORDER_FIELDS if f.name in _ON_EVERY_LINE]
+    later = (
+        f"SELECT {', '.join(quote(f.name) for f in on_every_line)}, "
+        f"{typed(GENERIC_LINE_FIELDS)}, {RECORD_NO}, {LINE} FROM ("
+        f"SELECT {typed(on_every_line)}, CAST(r.{RECORD_NO} AS BIGINT) AS {RECORD_NO}, "
+        f"CAST(r.{LINE} AS BIGINT) AS {LINE}, unnest(r.{items}[2:]) AS li, "
+        f"unnest(range(2, len(r.{items}) + 1)) AS li_no "
+        f"FROM {records} r WHERE {is_order} AND len(r.{items}) > 1)"
     )
-    # Order fields on an order's first line only (the contract's "first non-blank value
-    # wins"); the order's id and number stay on every line.
-    order_names = ", ".join(
-        quote(f.name)
-        if f.name in _ON_EVERY_LINE
-        else f"CASE WHEN li_no = 1 THEN {quote(f.name)} END AS {quote(f.name)}"
-        for f in GENERIC_ORDER_FIELDS
-    )
-    body = (
-        f"SELECT CAST(_rec AS BIGINT) AS _rec, CAST(_phys AS BIGINT) AS _phys, {order_names}, "
-        f"{typed(GENERIC_LINE_FIELDS)} FROM ({lines})"
-    )
-    with insertion_order(con, preserved=False):
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {body}")
+    later_table = f"{table}{LATER_LINES}"
+    scanned = [f.name for f in GENERIC_FIELDS if f.name in CARD_SCANNED_FIELDS]
+    later_fields = {f.name for f in (*on_every_line, *GENERIC_LINE_FIELDS)}
+    # Redacted inside the write: an UPDATE afterwards would leave the typed number in the
+    # file's freed blocks (see pipelines/sources/generic.py).
+    with insertion_order(con, preserved=False), card_redaction(con) as redaction:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {redacted_rows_sql(first, scanned)}")
+        later_scanned = [name for name in scanned if name in later_fields]
+        con.execute(
+            f"CREATE OR REPLACE TABLE {later_table} AS {redacted_rows_sql(later, later_scanned)}"
+        )
     with insertion_order(con, preserved=True):
         con.execute(
             f"CREATE OR REPLACE TABLE {table}_lines AS "
@@ -663,9 +670,11 @@ def create_order_table(
         )
     for helper in ("_rec", "_phys"):
         con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
-    return redact_card_columns(
-        con, table, [f.name for f in GENERIC_FIELDS if f.name in CARD_SCANNED_FIELDS]
-    )
+    redacted = redaction.count
+    kept = bool(scalar(con, f"SELECT count(*) FROM {later_table}"))
+    if not kept:
+        con.execute(f"DROP TABLE {later_table}")
+    return redacted, kept
 
 
 @contextmanager
@@ -679,9 +688,19 @@ def insertion_order(con: duckdb.DuckDBPyConnection, *, preserved: bool) -> Itera
         con.execute(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
 
 
-def order_rows_sql(table: str) -> str:
-    """The parsed rows in file order with their record number and physical line."""
-    return f"SELECT l.{RECORD_NO}, l.{LINE}, t.* FROM {table} t POSITIONAL JOIN {table}_lines l"
+def order_rows_sql(table: str, *, later_lines: bool) -> str:
+    """The parsed order lines (see :func:`create_order_table`) in file order, with their
+    record number and physical line; ``later_lines``: ``<table>_later_lines`` exists."""
+    from pipelines.sources.generic import LATER_LINES
+
+    rows = f"SELECT l.{RECORD_NO}, l.{LINE}, t.* FROM {table} t POSITIONAL JOIN {table}_lines l"
+    if not later_lines:
+        return rows
+    return (
+        f"SELECT * EXCLUDE (_later) FROM (SELECT 0 AS _later, * FROM ({rows}) UNION ALL BY NAME "
+        f"SELECT 1 AS _later, * FROM {table}{LATER_LINES}) "
+        f"ORDER BY {RECORD_NO}, _later, line_number"
+    )
 
 
 def drop_temp(con: duckdb.DuckDBPyConnection, *names: str) -> None:
@@ -927,7 +946,7 @@ def parse_json_file(
                 loaded = None
         if loaded is None:
             records, loaded, rejects = _load_document(con, path, spec, src, Path(tmp))
-        redacted = create_order_table(
+        redacted, later_lines = create_order_table(
             con, table, spec.order_exprs, loaded, spec.items, spec.is_order, spec.prepared
         )
         streams = {
@@ -942,6 +961,7 @@ def parse_json_file(
             for stream in spec.streams
         }
     drop_temp(con, src, f"{src}_keys")
+    result.rows_sql = order_rows_sql(table, later_lines=later_lines)
     return _finish(result, records, loaded, rejects, streams, redacted)
 
 
@@ -983,7 +1003,6 @@ def _finish(
     result.loaded = loaded.loaded
     result.rejects = sorted([*rejects, *loaded.rejects], key=lambda r: r.line)
     result.rejected_records = len(result.rejects)
-    result.rows_sql = order_rows_sql(result.table)
     result.cards_redacted = redacted + sum(found for _rows, found in streams.values())
     result.notes.extend(f"{rows} {name} row(s)" for name, (rows, _) in streams.items() if rows)
     return result

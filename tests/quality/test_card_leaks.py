@@ -662,16 +662,9 @@ def write_large_shopify_ndjson(path: Path, notes: dict[int, str]) -> None:
             handle.write(json.dumps(order) + "\n")
 
 
-@pytest.mark.xfail(
-    raises=FreedBlockLeak,
-    strict=True,
-    reason="known leak: the JSON order path (json_records.create_order_table, used by Shopify "
-    "and WooCommerce JSON) writes the order table, then redacts it with UPDATE, and DuckDB "
-    "leaves the replaced text in freed blocks; that path is being rewritten",
-)
 def test_no_planted_number_in_the_bytes_of_a_json_order_table(tmp_path: Path) -> None:
-    """The same rule for the JSON order path (its streams stage their text in TEMP tables and
-    are written redacted; its order table is not)."""
+    """The same rule for the JSON order path: its order table is written from redacted rows
+    and its streams stage their text in TEMP tables."""
     source = tmp_path / "orders.ndjson"
     notes = {5: "5454545454545454", 20_000: "4988438843884305", 39_990: "4000000000003220"}
     write_large_shopify_ndjson(source, notes)

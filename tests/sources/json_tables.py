@@ -6,6 +6,9 @@ from typing import Any
 
 import duckdb
 
+from pipelines.sources.generic import LATER_LINES
+from pipelines.sources.json_records import order_rows_sql
+
 
 def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
     """Every row of ``table`` as a dict (none when the parser did not create it)."""
@@ -19,9 +22,11 @@ def rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
 
 
 def order_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
-    """The order-line rows of ``table`` with their record number (``rec``) and ``line``."""
+    """The order lines of ``table`` (and ``<table>_later_lines``) in file order, with their
+    record number (``rec``) and ``line``."""
+    later = bool(rows(con, f"{table}{LATER_LINES}"))
     relation = con.sql(
-        f"SELECT l._record_no AS rec, l._line AS line, t.* "
-        f"FROM {table} t POSITIONAL JOIN {table}_lines l"
+        "SELECT _record_no AS rec, _line AS line, * EXCLUDE (_record_no, _line) "
+        f"FROM ({order_rows_sql(table, later_lines=later)})"
     )
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]

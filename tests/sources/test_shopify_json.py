@@ -575,7 +575,8 @@ def test_generated_merchant_as_shopify_ndjson_parses_back_to_the_same_orders(
         assert report.orders == len(totals)
         got = con.execute(
             f"SELECT source_order_id, any_value(total), count(line_number), "
-            f"coalesce(sum(quantity), 0), any_value(channel), count(total) FROM {TABLE} "
+            f"coalesce(sum(quantity), 0), any_value(channel), count(total) "
+            f"FROM ({result.rows_sql}) "
             "GROUP BY ALL"
         ).fetchall()
         assert {r[5] for r in got} == {1}  # order fields on the first line only

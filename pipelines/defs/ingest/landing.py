@@ -24,10 +24,16 @@ from orderlens.contracts import ORDER_FILE_SUFFIXES, RAW_STREAMS, REFERENCE_INPU
 from orderlens.warehouse import scalar, transaction
 from pipelines.defs.ingest.tables import RAW_FILE_PREFIX, raw_file_table, refresh_raw_view
 from pipelines.sources.formats import detect
-from pipelines.sources.generic import ParseResult, parse_file
+from pipelines.sources.generic import LATER_LINES, ParseResult, parse_file
 
-RAW_TABLE_SUFFIXES: tuple[str, ...] = ("", "_lines", *(f"_{name}" for name in RAW_STREAMS))
-"""A file's raw tables: its rows, their record numbers and lines, and its optional streams."""
+RAW_TABLE_SUFFIXES: tuple[str, ...] = (
+    "",
+    "_lines",
+    LATER_LINES,
+    *(f"_{name}" for name in RAW_STREAMS),
+)
+"""A file's raw tables: its rows, their record numbers and lines, the later lines of its
+orders (JSON formats), and its optional streams."""
 
 
 class IngestError(RuntimeError):

@@ -24,7 +24,9 @@ def _generic_columns() -> str:
 RAW_FILE_PREFIX = "raw_file_"
 """Each order file's rows live in their own immutable table ``raw_file_<file id>`` (written
 with one CREATE TABLE AS, as fast as DuckDB reads a CSV) beside ``raw_file_<file id>_lines``
-(record number and physical line of each row, in the same order)."""
+(record number and physical line of each row, in the same order). JSON order files keep one
+row per order there (with its first line) and their further lines in
+``raw_file_<file id>_later_lines`` (with their own record number and line)."""
 
 
 def raw_file_table(file_id: str) -> str:
@@ -112,6 +114,7 @@ def refresh_raw_view(con: duckdb.DuckDBPyConnection) -> None:
     need several files together (Olist) contribute the SQL their module assembles.
     """
     from pipelines.sources.formats import FORMAT_BY_NAME, family
+    from pipelines.sources.generic import LATER_LINES
 
     tables = {
         str(r[0])
@@ -156,6 +159,11 @@ def refresh_raw_view(con: duckdb.DuckDBPyConnection) -> None:
             f"{line_columns(table)} "
             f"FROM {table} t POSITIONAL JOIN {table}_lines l"
         )
+        if f"{table}{LATER_LINES}" in tables:
+            # An order's id, number and line fields; its other fields are NULL (BY NAME).
+            parts["order_lines"].append(
+                f"SELECT {_provenance(file_id, source)}, * FROM {table}{LATER_LINES}"
+            )
         for stream, fields in RAW_STREAMS.items():
             if f"{table}_{stream}" in tables:
                 columns = ", ".join(f'"{f.name}"' for f in fields)
