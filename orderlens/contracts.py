@@ -416,16 +416,46 @@ REFERENCE_INPUTS: tuple[ReferenceInput, ...] = (
         "is replayed through validation once its fields are corrected; the received files stay "
         "untouched.",
     ),
+    ReferenceInput(
+        "ref_ip_ranges",
+        "ip_ranges",
+        (
+            Field("ip_from", "BIGINT", "First IPv4 address of the range, as an integer.", True),
+            Field("ip_to", "BIGINT", "Last IPv4 address of the range (inclusive).", True),
+            Field("country", "VARCHAR", "Country: ISO 3166-1 alpha-2 code or name.", True),
+        ),
+        ("ip_from",),
+        "IPv4 address ranges and their country (any vendor's IP-to-country table): the fraud "
+        "features locate each order's IP address with it. Without it the IP country and its "
+        "mismatches with the billing and shipping countries are unknown.",
+    ),
+    ReferenceInput(
+        "ref_fraud_labels",
+        "fraud_labels",
+        (
+            Field("source", "VARCHAR", "Landing source (subfolder) of the order.", True),
+            Field("source_order_id", "VARCHAR", "The order's id in its source.", True),
+            Field("label", "ENUM('fraud', 'legitimate')", "fraud or legitimate.", True),
+            Field("labelled_at", "TIMESTAMPTZ", "When the order was found to be so (ISO 8601)."),
+            Field("note", "VARCHAR", "Why (chargeback id, ticket, who decided)."),
+        ),
+        ("source", "source_order_id", "labelled_at"),
+        "Fraud labels the merchant drops (chargebacks, confirmed fraud, orders cleared): one "
+        "row per order and labelling. The fraud model learns from them (table fraud_labels).",
+    ),
 )
 
 
 REFERENCE_BY_TABLE: dict[str, ReferenceInput] = {r.table: r for r in REFERENCE_INPUTS}
 CORRECTIONS: ReferenceInput = REFERENCE_BY_TABLE["ref_corrections"]
+IP_RANGES: ReferenceInput = REFERENCE_BY_TABLE["ref_ip_ranges"]
+FRAUD_LABELS: ReferenceInput = REFERENCE_BY_TABLE["ref_fraud_labels"]
 REFERENCE_DATA: tuple[ReferenceInput, ...] = tuple(
-    r for r in REFERENCE_INPUTS if r is not CORRECTIONS
+    r for r in REFERENCE_INPUTS if r not in (CORRECTIONS, IP_RANGES, FRAUD_LABELS)
 )
-"""The reference data describing the merchant (what the generator writes); corrections are
-written by people fixing orders."""
+"""The reference data describing the merchant's catalogue and money (what every generated
+merchant and the demo sample carry); corrections and fraud labels are written by people
+fixing or judging orders, and IP ranges are a vendor's table that only some merchants have."""
 
 ORDER_FILE_SUFFIXES: tuple[str, ...] = (".csv", ".parquet", ".json", ".ndjson", ".jsonl", ".txt")
 """Landing files OrderLens reads (``<landing>/<source>/<file>``); the format is detected from
