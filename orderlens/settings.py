@@ -18,6 +18,13 @@ read when a command runs (``Settings.from_env()``), never at import time.
 | merchant time zone | ORDERLENS_TIMEZONE              | UTC                              |
 | reporting currency | ORDERLENS_REPORTING_CURRENCY    | USD                              |
 | stale after (hours)| ORDERLENS_STALE_AFTER_HOURS     | 36                               |
+| fraud review score | ORDERLENS_FRAUD_REVIEW_THRESHOLD| 65                               |
+| fraud block score  | ORDERLENS_FRAUD_BLOCK_THRESHOLD | 75                               |
+| reviews a day      | ORDERLENS_FRAUD_REVIEW_CAPACITY | 50                               |
+| frauds to train    | ORDERLENS_FRAUD_MIN_FRAUDS      | 30                               |
+| legitimate to train| ORDERLENS_FRAUD_MIN_LEGITIMATE  | 300                              |
+| label maturity     | ORDERLENS_FRAUD_MATURITY_DAYS   | 60                               |
+| label delay (gap)  | ORDERLENS_FRAUD_LABEL_DELAY_DAYS| 7                                |
 """
 
 from __future__ import annotations
@@ -55,6 +62,21 @@ class Settings:
     timezone: str = "UTC"
     reporting_currency: str = "USD"
     stale_after_hours: float = 36.0
+    fraud_review_threshold: int = 65
+    """Score (0-99) from which an order joins the review queue."""
+    fraud_block_threshold: int = 75
+    """Score from which an order is held from fulfilment until a reviewer decides."""
+    fraud_review_capacity: int = 50
+    """Orders the fraud reviewers can review a day: the size of the review queue."""
+    fraud_min_frauds: int = 30
+    fraud_min_legitimate: int = 300
+    """Labelled orders needed before a fraud model is trained from the warehouse."""
+    fraud_maturity_days: float = 60.0
+    """An order older than this (before the latest order) without a fraud label is taken as
+    legitimate: chargebacks and fraud reports have had time to arrive."""
+    fraud_label_delay_days: float = 7.0
+    """Gap between the training orders and the holdout: frauds placed just before the
+    cut-off would not be known yet when a model is trained."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -81,6 +103,13 @@ class Settings:
             timezone=env.get("ORDERLENS_TIMEZONE", "UTC").strip() or "UTC",
             reporting_currency=(env.get("ORDERLENS_REPORTING_CURRENCY", "USD").strip() or "USD"),
             stale_after_hours=_float(env, "ORDERLENS_STALE_AFTER_HOURS", 36.0),
+            fraud_review_threshold=_int(env, "ORDERLENS_FRAUD_REVIEW_THRESHOLD", 65),
+            fraud_block_threshold=_int(env, "ORDERLENS_FRAUD_BLOCK_THRESHOLD", 75),
+            fraud_review_capacity=_int(env, "ORDERLENS_FRAUD_REVIEW_CAPACITY", 50),
+            fraud_min_frauds=_int(env, "ORDERLENS_FRAUD_MIN_FRAUDS", 30),
+            fraud_min_legitimate=_int(env, "ORDERLENS_FRAUD_MIN_LEGITIMATE", 300),
+            fraud_maturity_days=_float(env, "ORDERLENS_FRAUD_MATURITY_DAYS", 60.0),
+            fraud_label_delay_days=_float(env, "ORDERLENS_FRAUD_LABEL_DELAY_DAYS", 7.0),
         )
         clean = {
             k: (
@@ -109,6 +138,21 @@ class Settings:
             raise SettingsError(
                 f"ORDERLENS_REPORTING_CURRENCY={currency!r} is not an ISO 4217 code such as USD"
             )
+        review, block = self.fraud_review_threshold, self.fraud_block_threshold
+        if not 0 <= review <= block <= 99:
+            raise SettingsError(
+                f"ORDERLENS_FRAUD_REVIEW_THRESHOLD={review} and ORDERLENS_FRAUD_BLOCK_THRESHOLD="
+                f"{block}: scores run 0-99 and review must not be above block"
+            )
+        for name, value, least in (
+            ("ORDERLENS_FRAUD_REVIEW_CAPACITY", self.fraud_review_capacity, 1),
+            ("ORDERLENS_FRAUD_MIN_FRAUDS", self.fraud_min_frauds, 10),
+            ("ORDERLENS_FRAUD_MIN_LEGITIMATE", self.fraud_min_legitimate, 10),
+            ("ORDERLENS_FRAUD_MATURITY_DAYS", self.fraud_maturity_days, 0),
+            ("ORDERLENS_FRAUD_LABEL_DELAY_DAYS", self.fraud_label_delay_days, 0),
+        ):
+            if value < least:
+                raise SettingsError(f"{name}={value} must be at least {least}")
 
     @property
     def reference_dir(self) -> Path:
@@ -119,6 +163,11 @@ class Settings:
     def data_docs(self) -> Path:
         """Great Expectations Data Docs (HTML) of the latest validation, beside the snapshot."""
         return self.snapshot.parent / "data_docs"
+
+    @property
+    def fraud_registry(self) -> Path:
+        """Fraud model versions and the champion pointer (``models.fraud_registry``)."""
+        return self.model_store / "fraud"
 
     @property
     def run_log(self) -> Path:
@@ -152,6 +201,16 @@ class Settings:
             self.state,
         ):
             folder.mkdir(parents=True, exist_ok=True)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
