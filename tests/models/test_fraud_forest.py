@@ -1,0 +1,158 @@
+"""The compiled forest scores exactly as the scikit-learn estimator it is compiled from."""
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models.fraud_features import fraud_features
+from models.fraud_forest import SMALL_ROWS
+from models.fraud_model import FraudModel, limit_threads, model_input, train_fraud_model
+from models.fraud_reasons import contributions, explain
+from tests.models.conftest import Trained
+
+
+def sklearn_probability(model: FraudModel, features: pl.DataFrame) -> np.ndarray:
+    with limit_threads(1):
+        return model.estimator.predict_proba(model_input(features, model.config.features))[:, 1]
+
+
+def sklearn_log_odds(model: FraudModel, features: pl.DataFrame) -> np.ndarray:
+    with limit_threads(1):
+        return model.pipeline.decision_function(model_input(features, model.config.features))
+
+
+def sklearn_contributions(model: FraudModel, features: pl.DataFrame) -> np.ndarray:
+    """The definition: each feature alone set to its typical value, one sklearn call."""
+    names = model.config.features
+    x = model_input(features, names)
+    variants = [x] + [
+        x.with_columns(pl.lit(model.reference[n], dtype=x.schema[n]).alias(n)) for n in names
+    ]
+    with limit_threads(1):
+        odds = model.pipeline.decision_function(pl.concat(variants))
+    odds = odds.reshape(len(variants), x.height)
+    return (odds[0] - odds[1:]).T
+
+
+def test_batch_scores_equal_the_estimator_bit_for_bit(trained: Trained) -> None:
+    model, features = trained.model, trained.features
+    np.testing.assert_array_equal(model.probability(features), sklearn_probability(model, features))
+    np.testing.assert_array_equal(model.log_odds(features), sklearn_log_odds(model, features))
+
+
+def test_single_orders_score_as_in_a_batch(trained: Trained) -> None:
+    model, features = trained.model, trained.features
+    forest = model.forest
+    batch = forest.matrix(features)
+    expected = sklearn_log_odds(model, features)
+    for n in range(1, SMALL_ROWS + 2):  # the small path and the first batch size after it
+        for start in range(0, 300, 37):
+            rows = features.slice(start, n)
+            x = forest.matrix(rows)
+            np.testing.assert_array_equal(x, batch[start : start + n])
+            np.testing.assert_array_equal(forest.log_odds(x), expected[start : start + n])
+
+
+def test_contributions_equal_the_definition(trained: Trained) -> None:
+    model = trained.model
+    flagged = trained.features.filter(
+        pl.Series(model.score(trained.features).get_column("score") >= 50)
+    )
+    assert flagged.height > SMALL_ROWS
+    for rows in (flagged.head(1), flagged.head(SMALL_ROWS), flagged):
+        np.testing.assert_array_equal(
+            contributions(model, rows), sklearn_contributions(model, rows)
+        )
+
+
+def test_unseen_rare_and_missing_categories_score_as_in_scikit_learn(trained: Trained) -> None:
+    # Many sources: some frequent, some below the encoder's min_frequency (pooled), more than
+    # its max_categories; then values never seen, nulls and the missing marker at scoring.
+    rng = np.random.default_rng(3)
+    features = trained.features
+    sources = [f"source-{k}" for k in rng.zipf(1.6, features.height) % 150]
+    varied = features.with_columns(pl.Series("marketing_source", sources))
+    train = varied.filter(pl.Series(trained.train))
+    model = train_fraud_model(train, trained.labels[trained.train])
+    encoder = model.pipeline.named_steps["columns"].named_transformers_["categorical"]
+    assert any(c is not None for c in encoder.infrequent_categories_)
+    scoring = varied.with_columns(
+        pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(pl.lit("never-seen"))
+        .when(pl.int_range(pl.len()) % 11 == 0)
+        .then(None)
+        .when(pl.int_range(pl.len()) % 13 == 0)
+        .then(pl.lit("(none)"))
+        .otherwise(pl.col("marketing_source"))
+        .alias("marketing_source"),
+        pl.when(pl.int_range(pl.len()) % 5 == 0)
+        .then(pl.lit("telephone"))
+        .otherwise(pl.col("channel"))
+        .alias("channel"),
+    )
+    np.testing.assert_array_equal(model.probability(scoring), sklearn_probability(model, scoring))
+    for start in range(0, 91, 13):
+        one = scoring.slice(start, 1)
+        np.testing.assert_array_equal(model.probability(one), sklearn_probability(model, one))
+        np.testing.assert_array_equal(contributions(model, one), sklearn_contributions(model, one))
+
+
+def test_explain_on_one_order_matches_explain_on_the_batch(trained: Trained) -> None:
+    model, features = trained.model, trained.features
+    batch = explain(model, features, threshold=0)
+    assert batch.height == features.height
+    for i in range(0, features.height, 97):
+        one = explain(model, features.slice(i, 1), threshold=0)
+        assert one.row(0) == batch.row(i)
+
+
+def test_an_empty_frame_has_no_scores_and_no_reasons(trained: Trained) -> None:
+    empty = trained.features.head(0)
+    assert trained.model.score(empty).height == 0
+    assert explain(trained.model, empty).height == 0
+
+
+def test_features_typed_otherwise_are_read_as_the_pipeline_reads_them(trained: Trained) -> None:
+    model, features = trained.model, trained.features.head(50)
+    retyped = features.with_columns(
+        pl.col("channel").cast(pl.Categorical),
+        pl.col("hour_of_day").cast(pl.Int8),
+        pl.col("email_free").cast(pl.Boolean),
+    )
+    expected = sklearn_probability(model, retyped)
+    np.testing.assert_array_equal(model.probability(retyped), expected)
+    for i in range(0, 50, 7):
+        one = retyped.slice(i, 1)
+        np.testing.assert_array_equal(model.probability(one), expected[i : i + 1])
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_fast_scores_equal_the_estimator_on_fraud_history() -> None:
+    from benchmarks.fraud_history import (
+        HISTORY,
+        IP_RANGES,
+        orders_from_generic,
+        read_history,
+        read_ip_ranges,
+        to_generic,
+    )
+
+    history = read_history(HISTORY)
+    orders = orders_from_generic(to_generic(history.purchases))
+    labels = history.purchases.get_column("label").to_numpy()
+    ranges, _ = read_ip_ranges(IP_RANGES)
+    features = fraud_features(orders, ip_ranges=ranges)
+    train = np.random.default_rng(5).random(features.height) < 0.3
+    model = train_fraud_model(features.filter(pl.Series(train)), labels[train])
+    # The other orders: IP countries the training rows may not have seen.
+    rest = features.filter(pl.Series(~train))
+    np.testing.assert_array_equal(model.probability(rest), sklearn_probability(model, rest))
+    flagged = rest.filter(pl.Series(model.score(rest).get_column("score") >= 65)).head(200)
+    assert flagged.height == 200
+    np.testing.assert_array_equal(
+        contributions(model, flagged), sklearn_contributions(model, flagged)
+    )
+    for i in range(0, 200, 17):
+        one = flagged.slice(i, 1)
+        np.testing.assert_array_equal(contributions(model, one), sklearn_contributions(model, one))
