@@ -6,7 +6,14 @@ import pytest
 
 from models.fraud_features import fraud_features
 from models.fraud_forest import SMALL_ROWS
-from models.fraud_model import FraudModel, limit_threads, model_input, train_fraud_model
+from models.fraud_model import (
+    FraudModel,
+    levels,
+    limit_threads,
+    model_input,
+    scores,
+    train_fraud_model,
+)
 from models.fraud_reasons import contributions, explain
 from tests.models.conftest import Trained
 
@@ -156,3 +163,19 @@ def test_fast_scores_equal_the_estimator_on_fraud_history() -> None:
     for i in range(0, 200, 17):
         one = flagged.slice(i, 1)
         np.testing.assert_array_equal(contributions(model, one), sklearn_contributions(model, one))
+
+
+def test_the_score_frame_is_what_the_score_and_level_expressions_give(trained: Trained) -> None:
+    model, features = trained.model, trained.features
+    scored = model.score(features)
+    expected = pl.DataFrame(
+        {"order_key": features.get_column("order_key"), "probability": scored["probability"]}
+    ).with_columns(
+        scores(pl.col("probability")).alias("score"),
+        levels(scores(pl.col("probability")), model.config).alias("level"),
+        pl.lit(None, pl.String).alias("model_version"),
+        pl.lit(None, pl.String).alias("model_sha256"),
+    )
+    assert scored.equals(expected)
+    assert scored.get_column("level").n_unique() == 3
+    assert model.score(features.slice(5, 1)).equals(expected.slice(5, 1))
