@@ -1,6 +1,7 @@
 """Run every benchmark and compare with the issue's targets (`make bench`, `make bench-smoke`).
 
-Full sizes: 1,000,000 lines (generate, Shopify CSV, Shopify NDJSON and quality: 1,000,000 orders). `--smoke` runs each at a small
+Full sizes: 1,000,000 lines (generate, Shopify CSV, Shopify NDJSON and quality: 1,000,000 orders;
+fraud features and fraud scoring: 1,000,000 orders, the model trained on all of them). `--smoke` runs each at a small
 size in well under a minute (it checks that the benchmarks work; its ratios are not the
 targets' measure). Results are written to benchmarks/out/results.json.
 """
@@ -13,6 +14,8 @@ import sys
 import time
 
 from benchmarks import (
+    bench_fraud_features,
+    bench_fraud_scoring,
     bench_generate,
     bench_import,
     bench_ingest,
@@ -40,6 +43,10 @@ def main() -> int:
         "shopify_csv": bench_shopify_csv.run(5_000 if args.smoke else 1_000_000, repeats),
         "ndjson": bench_ndjson.run(5_000 if args.smoke else 1_000_000, repeats),
         "quality": bench_quality.run(20_000 if args.smoke else 1_000_000, repeats),
+        "fraud_features": bench_fraud_features.run(20_000 if args.smoke else 1_000_000, repeats),
+        "fraud_scoring": bench_fraud_scoring.run(
+            20_000 if args.smoke else 1_000_000, repeats, single_orders=200 if args.smoke else 2000
+        ),
     }
     checks = {
         "definitions import extra <= 0.15 s": results["import"]["definitions_extra_s"] <= 0.15,
@@ -57,6 +64,16 @@ def main() -> int:
             "seconds_per_1m_orders"
         ]
         <= bench_quality.TARGET_LIBRARY_SECONDS_PER_1M,
+        "fraud training with calibration <= 1.3x a bare fit": results["fraud_scoring"]["training"][
+            "ratio"
+        ]
+        <= bench_fraud_scoring.TARGET_TRAIN_RATIO,
+        "fraud batch scoring >= 500k orders/s": results["fraud_scoring"]["batch"]["orders_per_s"]
+        >= bench_fraud_scoring.TARGET_ORDERS_PER_S,
+        "fraud single order with reasons p99 <= 2 ms": results["fraud_scoring"][
+            "single_with_reasons"
+        ]["p99_ms"]
+        <= bench_fraud_scoring.TARGET_SINGLE_P99_MS,
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / ("results_smoke.json" if args.smoke else "results.json")).write_text(
