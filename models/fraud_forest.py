@@ -23,7 +23,8 @@ Why it is faster:
 - Small batches (one order and its reasons) never call a tree one by one: each split's
   decision is computed for all nodes at once, and every (row, tree) pair walks down its tree
   together, one numpy step per level. A feature set to its typical value only changes the
-  decisions of the splits on that feature, and those are computed once, at compile time.
+  decisions of the splits on that feature (computed once, at compile time), and only trees
+  whose path splits on it can end elsewhere: only those are walked again.
 """
 
 from dataclasses import dataclass
@@ -74,8 +75,8 @@ class Forest:
     """Per categorical node, went-left for codes 0..255 and, at 256, for missing/negative."""
     reference_decisions: np.ndarray
     """Each node's decision when its feature has its typical value."""
-    variant_masks: np.ndarray
-    """``[j, node]``: the node splits on column ``j``."""
+    split_column: np.ndarray
+    """The column each node splits on; ``len(columns)`` for leaves."""
 
     def matrix(self, features: pl.DataFrame) -> np.ndarray:
         """One C-ordered float64 row per order, columns as :attr:`columns`."""
@@ -126,8 +127,8 @@ class Forest:
     def log_odds(self, x: np.ndarray) -> np.ndarray:
         """The trees' raw log-odds per row (the booster's ``decision_function``)."""
         if len(x) <= SMALL_ROWS:
-            decisions = self._decisions(x)
-            return self._walk(decisions[:, None, :])[:, 0]
+            leaves, _ = self._walk(self._decisions(x))
+            return self._sum(leaves)
         raw = np.full(len(x), self.baseline)
         for start in range(0, len(x), BLOCK_ROWS):
             block = x[start : start + BLOCK_ROWS]
@@ -151,14 +152,7 @@ class Forest:
         if n == 0:
             return np.zeros((0, width))
         if n <= SMALL_ROWS:
-            decisions = self._decisions(x)
-            variants = np.where(
-                self.variant_masks[None, :, :],
-                self.reference_decisions[None, None, :],
-                decisions[:, None, :],
-            )
-            odds = self._walk(np.concatenate([decisions[:, None, :], variants], axis=1))
-            return odds[:, :1] - odds[:, 1:]
+            return self._small_contributions(x)
         base = self.log_odds(x) if log_odds is None else log_odds
         out = np.empty((n, width))
         chunk = max(1, (BLOCK_ROWS * 16) // width)
@@ -186,20 +180,50 @@ class Forest:
         decisions[:, self.categorical_nodes] = self.categorical_left[rows, index]
         return decisions
 
-    def _walk(self, decisions: np.ndarray) -> np.ndarray:
-        """Log-odds per ``decisions[row, variant, :]``: every (row, variant, tree) walks its
-        tree one level per numpy step; leaves summed in tree order from the baseline."""
-        rows, variants, nodes = decisions.shape
+    def _walk(self, decisions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, tree) walks its tree one level per numpy step. Returns the leaf values
+        ``[row, tree]`` and which columns the path split on ``[row, tree, column]``."""
+        n, nodes = decisions.shape
         flat = decisions.reshape(-1)
-        offsets = (np.arange(rows * variants) * nodes)[:, None]
-        node = np.broadcast_to(self.roots, (rows * variants, len(self.roots))).copy()
+        offsets = (np.arange(n) * nodes)[:, None]
+        trees = np.arange(len(self.roots))[None, :]
+        rows = np.arange(n)[:, None]
+        on_path = np.zeros((n, len(self.roots), len(self.columns) + 1), dtype=bool)
+        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
         for _ in range(self.max_depth):
+            on_path[rows, trees, self.split_column[node]] = True
             node = self.children[2 * node + flat[offsets + node]]
-        leaves = self.node_value[node]
-        totals = np.cumsum(
-            np.concatenate([np.full((len(leaves), 1), self.baseline), leaves], axis=1), axis=1
-        )[:, -1]
-        return totals.reshape(rows, variants)
+        return self.node_value[node], on_path[:, :, :-1]
+
+    def _sum(self, leaves: np.ndarray) -> np.ndarray:
+        """Log-odds from leaf values ``[..., tree]``: added in tree order from the baseline,
+        as the booster adds them (so the sums are equal bit for bit)."""
+        start = np.full((*leaves.shape[:-1], 1), self.baseline)
+        return np.cumsum(np.concatenate([start, leaves], axis=-1), axis=-1)[..., -1]
+
+    def _small_contributions(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`contributions` of a few rows. Setting column ``j`` to its typical value only
+        changes the splits on ``j``: a tree whose path for the row splits nowhere on ``j``
+        ends in the same leaf, so only (row, tree, column) triples on the path are walked
+        again, with the splits on that column decided for the typical value."""
+        width = x.shape[1]
+        decisions = self._decisions(x)
+        base, on_path = self._walk(decisions)
+        rows, trees, columns = np.nonzero(on_path)
+        flat = decisions.reshape(-1)
+        offsets = rows * decisions.shape[1]
+        node = self.roots[trees]
+        for _ in range(self.max_depth):
+            went_left = np.where(
+                self.split_column[node] == columns,
+                self.reference_decisions[node],
+                flat[offsets + node],
+            )
+            node = self.children[2 * node + went_left]
+        leaves = np.repeat(base[:, None, :], width + 1, axis=1)
+        leaves[rows, columns + 1, trees] = self.node_value[node]
+        odds = self._sum(leaves)
+        return odds[:, :1] - odds[:, 1:]
 
 
 def _category_codes(pipeline: Any, columns: list[str], categorical: list[str]) -> tuple[
@@ -265,7 +289,7 @@ def compile_forest(
 
     predictors = tuple(p for (p,) in booster._predictors)
     known_cat_bitsets, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
-    feature_parts, value_parts, child_parts, roots = [], [], [], []
+    feature_parts, value_parts, child_parts, leaf_parts, roots = [], [], [], [], []
     numeric_nodes, numeric_threshold, numeric_missing_left = [], [], []
     categorical_nodes, categorical_left = [], []
     offset, max_depth = 0, 0
@@ -279,6 +303,7 @@ def compile_forest(
         right = np.where(leaf, ids, offset + nodes["right"].astype(np.int64))
         child_parts.append(np.stack([right, left], axis=1).reshape(-1))
         feature_parts.append(nodes["feature_idx"].astype(np.intp))
+        leaf_parts.append(leaf)
         value_parts.append(nodes["value"].astype(np.float64))
         roots.append(offset)
         max_depth = max(max_depth, int(nodes["depth"].max()))
@@ -300,6 +325,7 @@ def compile_forest(
         offset += count
 
     node_feature = np.concatenate(feature_parts)
+    is_leaf = np.concatenate(leaf_parts)
     forest = Forest(
         columns=tuple(columns),
         categorical=tuple(n in vocabulary for n in columns),
@@ -324,7 +350,7 @@ def compile_forest(
         categorical_nodes=np.array(categorical_nodes, dtype=np.intp),
         categorical_left=np.array(categorical_left, dtype=bool).reshape(-1, 257),
         reference_decisions=np.zeros(len(node_feature), dtype=bool),
-        variant_masks=node_feature[None, :] == np.arange(len(columns))[:, None],
+        split_column=np.where(is_leaf, len(columns), node_feature),
     )
     # Filled in place: the decisions are computed by the forest's own method.
     forest.reference_decisions[:] = forest._decisions(reference_row[None, :])[0]
