@@ -12,6 +12,7 @@ from sklearn.preprocessing import FunctionTransformer
 from skops.io.exceptions import UntrustedTypesFoundException
 
 from models.fraud_eval import evaluate
+from models.fraud_model import limit_threads, model_input
 from models.fraud_persistence import (
     CARD_JSON,
     CARD_MARKDOWN,
@@ -42,6 +43,12 @@ def test_a_saved_model_loads_and_scores_the_same(trained: Trained, tmp_path: Pat
     np.testing.assert_array_equal(
         loaded.probability(trained.features), trained.model.probability(trained.features)
     )
+    # The loaded estimator itself (not only the forest compiled from it) scores the same.
+    x = model_input(trained.features, loaded.config.features)
+    with limit_threads(1):
+        np.testing.assert_array_equal(
+            loaded.estimator.predict_proba(x)[:, 1], trained.model.probability(trained.features)
+        )
     scored = loaded.score(trained.features.head(3))
     assert scored.get_column("model_version").to_list() == [saved.version] * 3
     assert scored.get_column("model_sha256").to_list() == [saved.sha256] * 3
