@@ -73,6 +73,63 @@ def _parser() -> argparse.ArgumentParser:
         "demo-data", parents=[paths], help="copy the sample landing folder, create demo users, run"
     )
 
+    fraud = sub.add_parser(
+        "fraud",
+        parents=[paths],
+        help="train the fraud model from past orders, or score a file of orders",
+        description="Fraud scoring outside the pipeline run. Both commands run the file "
+        "through the same ingest, staging, entry-accuracy rules and features as "
+        "'orderlens run', in a scratch folder, then use the model registry of this "
+        "installation (<model store>/fraud).",
+    )
+    fraud_sub = fraud.add_subparsers(dest="fraud_command", required=True)
+    train = fraud_sub.add_parser(
+        "train",
+        parents=[paths],
+        help="train a model from past orders and promote it if it beats the champion",
+        description="Train a fraud model from a history of orders (a file in any format "
+        "OrderLens reads, or a landing folder), evaluate it beside the rule baselines on the "
+        "latest quarter of the history, and make it the champion when it is at least as good "
+        "as the current one on the same holdout. The history is taken as complete: an order "
+        "without a fraud label is legitimate.",
+    )
+    train.add_argument("--history", required=True, help="past orders: a file or a folder")
+    train.add_argument(
+        "--holdout",
+        choices=("time", "customers"),
+        default="time",
+        help="evaluate on the latest quarter of the history (time, default, as the pipeline "
+        "does) or on a stratified quarter of its customers (customers: for a history whose "
+        "fraud is bound to a period, where a time split measures the calendar)",
+    )
+    train.add_argument(
+        "--labels",
+        help="labels CSV: source_order_id, label (fraud|legitimate), optional source, "
+        "labelled_at, note (default: a fraud_label column of the history, or a folder's "
+        "_reference/fraud_labels.csv)",
+    )
+    score = fraud_sub.add_parser(
+        "score",
+        parents=[paths],
+        help="score a file of orders with the champion model",
+        description="Write one CSV row per order of FILE: score (0-99), level, "
+        "probability, reasons (at or above the review threshold), model version and "
+        "SHA-256, or why the order was not scored.",
+    )
+    score.add_argument("file", help="orders to score: a file or a folder")
+    score.add_argument("--out", help="CSV file to write (default: standard output)")
+    for command in (train, score):
+        command.add_argument(
+            "--ip-ranges",
+            help="IP ranges CSV (ip_from, ip_to, country; default: the landing folder's "
+            "_reference/ip_ranges.csv)",
+        )
+        command.add_argument(
+            "--source",
+            default="history",
+            help="landing source the file's orders belong to (default: history)",
+        )
+
     generate = sub.add_parser(
         "generate",
         parents=[paths],
@@ -165,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "rebuild": _cmd_rebuild,
             "demo-data": _cmd_demo_data,
             "generate": _cmd_generate,
+            "fraud": _cmd_fraud,
         }[args.command]
         return handler(args)
     except SettingsError as exc:
@@ -238,6 +296,144 @@ def _cmd_demo_data(args: argparse.Namespace) -> int:
             + ", ".join(f"{name} / {password}" for name, password in users.items())
         )
     return code
+
+
+def _cmd_fraud(args: argparse.Namespace) -> int:
+    from models.fraud_registry import RegistryError
+    from orderlens.settings import Settings
+    from pipelines.defs.fraud.history import FraudInputError
+
+    _progress_logging()
+    settings = Settings.from_env()
+    try:
+        if args.fraud_command == "train":
+            return _fraud_train(args, settings)
+        return _fraud_score(args, settings)
+    except FraudInputError as exc:
+        print(f"orderlens: fraud {args.fraud_command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RegistryError as exc:
+        print(f"orderlens: fraud {args.fraud_command}: model registry: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _optional_path(value: str | None) -> Path | None:
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _scratch_problems(command: str, run) -> int | None:
+    """Report the scratch run's rejected records; an exit code when the run failed."""
+    for reject in run.rejects:
+        print(f"  rejected: {reject}", file=sys.stderr)
+    if run.rejected_records > len([r for r in run.rejects if "_reference/" not in r.file]):
+        print(f"  ... {run.rejected_records:,} order records rejected in all", file=sys.stderr)
+    if run.success:
+        return None
+    print(
+        f"orderlens: fraud {command}: the pipeline run failed at step {run.failed_step}: "
+        f"{run.error}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
+def _fmt(value: object) -> str:
+    return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _fraud_train(args: argparse.Namespace, settings) -> int:
+    from pipelines.defs.fraud.history import train_from_history
+
+    history = Path(args.history).expanduser().resolve()
+    result = train_from_history(
+        history,
+        settings,
+        labels_file=_optional_path(args.labels),
+        ip_ranges=_optional_path(args.ip_ranges),
+        source=args.source,
+        holdout=args.holdout,
+    )
+    print(f"history {history.name}: {result.run.summary()}")
+    failed = _scratch_problems("train", result.run)
+    if failed is not None:
+        return failed
+    if result.label_rejects:
+        print(
+            f"orderlens: fraud train: {len(result.label_rejects):,} label row(s) of "
+            f"{result.labels_from} rejected (above); fix them and train again",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    outcome = result.outcome
+    assert outcome is not None
+    print(
+        f"labels from {result.labels_from}: {outcome.frauds:,} fraud and "
+        f"{outcome.legitimate:,} legitimate orders ({outcome.matured:,} without a label, "
+        "taken as legitimate)"
+    )
+    if outcome.challenge is None:
+        print(f"not trained: {outcome.why}", file=sys.stdout if outcome.unchanged else sys.stderr)
+        return EXIT_OK if outcome.unchanged else EXIT_FAILED
+    challenge = outcome.challenge
+    window = challenge.record["holdout"]
+    context = challenge.record["context"]
+    print(
+        f"holdout: {window['orders']:,} orders, {window['frauds']:,} frauds, "
+        f"{window['start']} to {window['end']} ({context['split']}); trained on "
+        f"{context['train_orders']:,} orders ({context['train_frauds']:,} frauds)"
+    )
+    columns = ("roc_auc", "pr_auc", "precision_at_1pct", "recall_at_1pct",
+               "precision_at_5pct", "recall_at_5pct")  # fmt: skip
+    header = ("scorer", "ROC-AUC", "PR-AUC", "prec@1%", "rec@1%", "prec@5%", "rec@5%")
+    rows = [("challenger" if r["scorer"] == "model" else r["scorer"],
+             *(_fmt(r[c]) for c in columns))
+            for r in challenge.challenger_evaluation.scorers.to_dicts()]  # fmt: skip
+    if challenge.champion_evaluation is not None:
+        champion_row = challenge.champion_evaluation.scorer("model")
+        rows.insert(1, ("champion", *(_fmt(champion_row[c]) for c in columns)))
+    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        print("  " + "  ".join(str(v).rjust(w) if i else str(v).ljust(w)
+                               for i, (v, w) in enumerate(zip(row, widths, strict=True))))  # fmt: skip
+    saved = challenge.challenger
+    if challenge.promoted:
+        print(f"promoted {saved.version} (sha256 {saved.sha256}): {challenge.why}")
+    else:
+        print(f"not promoted: {saved.version} saved; {challenge.why}")
+    print(f"model card: {saved.folder / 'model_card.md'}")
+    return EXIT_OK
+
+
+def _fraud_score(args: argparse.Namespace, settings) -> int:
+    import polars as pl
+
+    from orderlens.security import safe_csv_bytes, write_safe_csv
+    from pipelines.defs.fraud.history import score_file
+
+    file = Path(args.file).expanduser().resolve()
+    result = score_file(
+        file, settings, ip_ranges=_optional_path(args.ip_ranges), source=args.source
+    )
+    print(f"{file.name}: {result.run.summary()}", file=sys.stderr)
+    failed = _scratch_problems("score", result.run)
+    if failed is not None:
+        return failed
+    table = result.scores
+    if args.out:
+        write_safe_csv(table, Path(args.out).expanduser().resolve())
+    else:
+        sys.stdout.buffer.write(safe_csv_bytes(table))
+    scored = table.filter(pl.col("score").is_not_null())
+    review, block = settings.fraud_review_threshold, settings.fraud_block_threshold
+    print(
+        f"{scored.height:,} orders scored by {result.model_version}: "
+        f"{scored.filter(pl.col('score') >= review).height:,} at or above review ({review}), "
+        f"{scored.filter(pl.col('score') >= block).height:,} at or above block ({block}); "
+        f"{table.height - scored.height:,} not scored (column not_scored_because)"
+        + (f"; written to {args.out}" if args.out else ""),
+        file=sys.stderr,
+    )
+    return EXIT_OK
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:

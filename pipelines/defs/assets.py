@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from pipelines.defs.fraud.assets import (
+    fraud_features,
+    fraud_labels,
+    fraud_model,
+    fraud_scores,
+    review_queue,
+)
 from pipelines.defs.ingest.assets import (
     batch_not_empty,
     raw_order_lines,
@@ -28,6 +35,11 @@ ASSETS = [
     fct_order_lines,
     dim_customers,
     dim_products,
+    fraud_features,
+    fraud_labels,
+    fraud_model,
+    fraud_scores,
+    review_queue,
     published_snapshot,
 ]
 ASSET_CHECKS = [

@@ -20,6 +20,13 @@ from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
         "stg_rejects",
         "ref_inventory",
         "ref_lead_times",
+        # Fraud: what the review dashboard reads (scores carry no personal data).
+        "fraud_labels",
+        "fraud_scores",
+        "fraud_model_evaluations",
+        "fraud_model_what_if",
+        "review_queue",
+        "fraud_holds",
     ],
 )
 def published_snapshot(warehouse: WarehouseResource) -> dg.MaterializeResult:
