@@ -12,7 +12,10 @@ A pure package (numpy, polars, pyarrow, faker; no Dagster, no Streamlit). Entry 
 
 import pipelines.generator.defects_amounts  # noqa: F401  (registers its injectors)
 from orderlens.reasons import ReasonCode
-from pipelines.generator import defects_fields  # noqa: F401  (registers its injectors)
+from pipelines.generator import (  # noqa: F401  (register their injectors)
+    defects_fields,
+    fraud,
+)
 from pipelines.generator.audience import Audience
 from pipelines.generator.catalog import Catalog, build_catalog
 from pipelines.generator.demand import (
@@ -49,7 +52,7 @@ from pipelines.generator.merchant import (
     generate_merchant,
 )
 from pipelines.generator.orders import PARQUET_SCHEMA, WriteStats, write_generic_orders
-from pipelines.generator.reference import write_reference
+from pipelines.generator.reference import write_ip_ranges, write_reference
 
 __all__ = [
     "GROUND_TRUTH_SCHEMA",
@@ -86,5 +89,6 @@ __all__ = [
     "write_demo_sample",
     "write_generic_orders",
     "write_ground_truth",
+    "write_ip_ranges",
     "write_reference",
 ]

@@ -149,7 +149,9 @@ def plan_merchant(n_orders: int, seed: int, start: date, end: date, demand: Dema
         60, 1_800, first_orders.size
     )
     signed_up[n_registered:] = -1  # guests have no account
-    customers = make_customers(rng, country, n_registered, signed_up, valid_contacts=True)
+    customers = make_customers(
+        rng, country, n_registered, signed_up, valid_contacts=True, local_ips=True
+    )
     return Plan(
         n_orders=n_orders,
         lines=lines,

@@ -10,6 +10,7 @@ orders as an earlier export showed them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +22,7 @@ from orderlens.contracts import GENERIC_FIELD_NAMES, GENERIC_LINE_FIELDS, GENERI
 from pipelines.generator.catalog import Catalog
 from pipelines.generator.demand import Demand
 from pipelines.generator.plan import Plan
+from pipelines.generator.signals import FRAUD, HIGH_VALUE, IP_ABROAD, RENDERED, RUSHED, SHIP_ABROAD
 from pipelines.generator.vectors import (
     clamp_after,
     digit_strings,
@@ -47,6 +49,7 @@ from pipelines.generator.world import (
     CURRENCIES,
     CURRENCY_EXPONENT,
     CURRENCY_INDEX,
+    CUSTOMER_IP_COUNTRIES,
     DELIVERED,
     DISCOUNT_CODES,
     EXPEDITED,
@@ -57,6 +60,7 @@ from pipelines.generator.world import (
     FREE_SHIPPING_FROM,
     FULFILLED,
     FULFILLMENT_NAMES,
+    IP_COUNTRIES,
     MARKET_PAY,
     MARKETING_SOURCES,
     MARKETPLACE,
@@ -108,6 +112,9 @@ class RenderOptions:
     anonymous_customer_id: bool = True
     """Kept true for the single-file writer and the committed sample, which give anonymous
     till sales the first customer's id; the merchant leaves it blank."""
+    local_ips: bool = False
+    """An order's IP address (when not the customer's usual one) is in the order country's
+    address blocks (the merchant); False keeps the single-file writer's addresses."""
 
 
 _ORDER_FIELD_NAMES = tuple(f.name for f in GENERIC_ORDER_FIELDS)
@@ -152,6 +159,9 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
     promos = _Promotions.of(opts, created, channel, order_of_line, chunk_no)
     if promos is not None:
         sku = promos.spike_skus(sku)
+    risk = _Risk.of(plan, opts, lo, hi, chunk_no)
+    if risk is not None:
+        sku, qty = risk.high_value_lines(sku, qty, order_of_line, line_number)
     price = cat.prices[sku, currency[order_of_line]]
     gross = qty * price
     line_pct = np.array([0.0, 0.10, 0.15, 0.20, 0.25])[
@@ -184,6 +194,8 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
         promo_code, pct = promos.codes(web | app, pct)
     discounts = np.floor(subtotal * pct + 0.5).astype(np.int64)
     express = needs_shipping & (rng.random(m) < 0.18)
+    if risk is not None:
+        express |= needs_shipping & risk.has(RUSHED)
     rates = np.array([SHIPPING_RATES[c] for c in CURRENCIES])[currency]
     free_from = np.array([FREE_SHIPPING_FROM[c] for c in CURRENCIES])[currency]
     free = ~express & (subtotal - discounts >= free_from)
@@ -226,9 +238,13 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
             ],
         ),
     )
+    if risk is not None:  # a stolen card
+        method = np.where(risk.has(FRAUD), CARD, method)
     card = method == CARD
     registered = has_cust & customers["registered"].to_numpy()
     saved_card = registered & (rng.random(m) < 0.75)  # guests have no saved card
+    if risk is not None:  # the card the fraudulent account saved (one card behind a burst)
+        saved_card |= registered & risk.has(FRAUD)
     brand = np.where(
         saved_card,
         customers["card_brand"].to_numpy(),
@@ -315,6 +331,10 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
     # ---- web details
     online = web | app
     same_ip = has_cust & (rng.random(m) < 0.65)
+    travelling = np.zeros(m, dtype=bool)
+    if risk is not None:  # fraud from the account's address; a traveller's from abroad
+        travelling = has_cust & risk.has(IP_ABROAD) & ~risk.has(FRAUD)
+        same_ip = (same_ip | (has_cust & risk.has(FRAUD))) & ~travelling
     same_ua = has_cust & (rng.random(m) < 0.9)
     note_pick = rng.integers(0, len(NOTES), m)
     has_note = ~pos & (rng.random(m) < 0.04)
@@ -326,11 +346,19 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
     pos_email = rng.random(m) < opts.pos_email_share
     gift_recipient = ~pos & has_cust & (rng.random(m) < 0.05)
     recipient_columns = ["first", "last", "address1", "address2", "city", "province", "zip"]
-    recipient_pool = plan.customers.select(*recipient_columns, "country")[
-        rng.integers(0, plan.customers.height, m)
-    ]
+    recipient_rows = rng.integers(0, plan.customers.height, m)
+    recipient_pool = plan.customers.select(*recipient_columns, "country")[recipient_rows]
     same_country = recipient_pool["country"].to_numpy() == customers["country"].to_numpy()
     gift_recipient &= same_country
+    if risk is not None:  # delivered abroad (a gift to family, or a fraudster's drop)
+        abroad = risk.has(SHIP_ABROAD) & has_cust & ~pos
+        recipient_rows, abroad = risk.recipients_abroad(
+            plan.customers["country"], customers["country"], recipient_rows, abroad
+        )
+        if abroad.any():
+            recipient_pool = plan.customers.select(*recipient_columns, "country")[recipient_rows]
+            gift_recipient |= abroad
+    ip_country = country if opts.local_ips else None
 
     orders = pl.DataFrame(
         {
@@ -382,7 +410,7 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
             "shipped_at": shipped_at,
             "delivered_at": delivered_at,
             "_same_ip": same_ip,
-            "_ip": ipv4_strings(rng, m),
+            "_ip": _ips(rng, m, ip_country, risk, travelling, country),
             "_same_ua": same_ua,
             "_web_ua": pick(WEB_USER_AGENTS, rng.integers(0, len(WEB_USER_AGENTS), m)),
             "_app_ua": pick(APP_USER_AGENTS, rng.integers(0, len(APP_USER_AGENTS), m)),
@@ -398,6 +426,12 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
             "_r_city": recipient_pool["city"],
             "_r_province": recipient_pool["province"],
             "_r_zip": recipient_pool["zip"],
+            "_r_country": recipient_pool["country"],
+            "_signals": (
+                np.zeros(m, dtype=np.int64)
+                if plan.signals is None
+                else plan.signals[lo:hi].astype(np.int64)
+            ),
         }
     )
     orders = pl.concat([orders, customers.select(pl.all().name.prefix("c_"))], how="horizontal")
@@ -596,6 +630,111 @@ class _Promotions:
         names = [p.code or "" for p in promotions]
         text = pick(names, which) + pl.Series(np.where(free_ship, ";FREESHIP", ""))
         return text.zip_with(pl.Series(which >= 0), standing)
+
+
+def _ips(
+    rng: np.random.Generator,
+    m: int,
+    countries: np.ndarray | None,
+    risk: _Risk | None,
+    travelling: np.ndarray,
+    country: np.ndarray,
+) -> pl.Series:
+    """Each order's IP address when it is not the customer's usual one; a traveller's is
+    abroad."""
+    ips = ipv4_strings(rng, m, countries)
+    if risk is None or not travelling.any():
+        return ips
+    return risk.foreign_ips(ips, travelling, country)
+
+
+@functools.cache
+def _dear_goods(catalog: Catalog) -> tuple[np.ndarray, np.ndarray]:
+    """SKUs a fraudster buys: the dearest sixth of the goods that ship, and gift cards of 50
+    and more (resold at once)."""
+    ships = catalog.requires_shipping
+    cents = catalog.usd_cents
+    threshold = np.quantile(cents[ships], 0.85) if ships.any() else np.inf
+    dear = np.flatnonzero(ships & (cents >= threshold))
+    cards = np.flatnonzero(~ships & (cents >= 5000))
+    return (dear if dear.size else np.arange(len(cents))), cards
+
+
+@dataclass(frozen=True, eq=False)
+class _Risk:
+    """What the fraud signals (:mod:`pipelines.generator.signals`) of a chunk's orders
+    change. Every draw comes from its own generator (``(seed, 3, chunk number)``), so a
+    chunk without signals draws exactly what it always drew."""
+
+    signals: np.ndarray
+    """Per order of the chunk."""
+    catalog: Catalog
+    rng: np.random.Generator
+
+    @classmethod
+    def of(cls, plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: int) -> _Risk | None:
+        if plan.signals is None or not (plan.signals[lo:hi] & RENDERED).any():
+            return None
+        return cls(
+            signals=plan.signals[lo:hi].astype(np.int64),
+            catalog=opts.catalog,
+            rng=np.random.default_rng([opts.seed, 3, chunk_no]),
+        )
+
+    def has(self, bit: int) -> np.ndarray:
+        return (self.signals & bit) != 0
+
+    def high_value_lines(
+        self, sku: np.ndarray, qty: np.ndarray, order_of_line: np.ndarray, line_number: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Orders with :data:`HIGH_VALUE` buy dear goods (their first line ships), one to
+        three at a time, and gift cards, one to four at a time."""
+        lines = np.flatnonzero(self.has(HIGH_VALUE)[order_of_line])
+        if not lines.size:
+            return sku, qty
+        dear, cards = _dear_goods(self.catalog)
+        n = lines.size
+        card = (line_number[lines] > 1) & (self.rng.random(n) < 0.3) & (cards.size > 0)
+        goods = dear[self.rng.integers(0, dear.size, n)]
+        gift = cards[self.rng.integers(0, cards.size, n)] if cards.size else goods
+        units = weighted_choice(self.rng, (0.6, 0.3, 0.1), n).astype(np.int64) + 1
+        sku, qty = sku.copy(), qty.copy()
+        sku[lines] = np.where(card, gift, goods)
+        qty[lines] = np.where(card, self.rng.integers(1, 5, n), units)
+        return sku, qty
+
+    def recipients_abroad(
+        self,
+        customer_country: pl.Series,
+        own_country: pl.Series,
+        rows: np.ndarray,
+        abroad: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Recipients (rows of the customers table) in another country than the buyer for the
+        orders ``abroad``; an order for which eight tries find none stays at home."""
+        at = np.flatnonzero(abroad)
+        if not at.size:
+            return rows, abroad
+        tries = self.rng.integers(0, customer_country.len(), (at.size, 8))
+        drawn = customer_country.gather(tries.ravel()).to_numpy().reshape(tries.shape)
+        foreign = drawn != own_country.gather(at).to_numpy()[:, None]
+        found = foreign.any(axis=1)
+        first = foreign.argmax(axis=1)
+        rows, abroad = rows.copy(), abroad.copy()
+        rows[at[found]] = tries[np.flatnonzero(found), first[found]]
+        abroad[at[~found]] = False
+        return rows, abroad
+
+    def foreign_ips(self, ips: pl.Series, travelling: np.ndarray, country: np.ndarray) -> pl.Series:
+        """Addresses abroad for the orders ``travelling``: mostly another customer country,
+        a fifth of them a country of no customer."""
+        rows = np.flatnonzero(travelling)
+        k = rows.size
+        home = CUSTOMER_IP_COUNTRIES
+        other = (country[rows] + self.rng.integers(1, home, k)) % home
+        far = home + self.rng.integers(0, len(IP_COUNTRIES) - home, k)
+        where = np.where(self.rng.random(k) < 0.8, other, far)
+        return ips.scatter(rows, ipv4_strings(self.rng, k, where))
 
 
 _PLAIN_COLUMNS = frozenset(
@@ -921,7 +1060,9 @@ def _order_columns(opts: RenderOptions) -> list[pl.Expr]:
         shipping("city").alias("shipping_city"),
         shipping("province").alias("shipping_province"),
         shipping("zip").alias("shipping_zip"),
-        pl.when(addressed & c("_needs_ship")).then(c("c_country")).alias("shipping_country"),
+        pl.when(addressed & c("_needs_ship"))
+        .then(pl.when(gift).then(c("_r_country")).otherwise(c("c_country")))
+        .alias("shipping_country"),
         pl.when(addressed & c("_needs_ship") & ~gift).then(phone).alias("shipping_phone"),
         pl.when(online)
         .then(pl.when(c("_same_ip")).then(c("c_ip")).otherwise(c("_ip")))

@@ -33,6 +33,7 @@ def make_customers(
     signed_up: np.ndarray,
     *,
     valid_contacts: bool = False,
+    local_ips: bool = False,
 ) -> pl.DataFrame:
     """One row per customer (registered first, then guests), with everything orders reuse.
 
@@ -40,6 +41,10 @@ def make_customers(
     (:data:`~pipelines.generator.world.VALID_PHONE_PREFIXES`) and provinces that ISO 3166-2
     knows (blank in Great Britain), so that clean orders pass the entry-accuracy rules. False
     keeps the single-file writer's draws (and the committed sample) as they were.
+
+    ``local_ips`` (the merchant): each customer's usual IP address is in their country's
+    address blocks (:data:`~pipelines.generator.world.IP_BLOCKS`), so IP-to-country works on
+    the merchant's orders. False keeps the single-file writer's addresses.
     """
     pools = faker_pools()
     n = len(country)
@@ -109,7 +114,7 @@ def make_customers(
             "app_ua": pick(APP_USER_AGENTS, rng.integers(0, len(APP_USER_AGENTS), n)),
             "web_device": hex_strings(rng, n, 16),
             "app_device": hex_strings(rng, n, 16).str.to_uppercase(),
-            "ip": ipv4_strings(rng, n),
+            "ip": ipv4_strings(rng, n, country if local_ips else None),
         }
     )
     fa, la = pl.col("first_ascii"), pl.col("last_ascii")

@@ -139,6 +139,9 @@ class Injector:
     default_rate: ClassVar[float]
     fraud_pattern: ClassVar[str | None] = None
     """Fraud injectors: the pattern name their records carry (``fraud_label`` true)."""
+    marks_added_orders: ClassVar[bool] = True
+    """The writer marks every line of the orders this injector added (with :meth:`mark`);
+    False: the injector marks them itself in :meth:`alter_chunk` (per-order patterns)."""
 
     def __init__(self, rate: float, seed: int, index: int) -> None:
         if not 0.0 <= rate <= 1.0:

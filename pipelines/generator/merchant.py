@@ -5,7 +5,7 @@ Grain: one run of :func:`generate_merchant` writes
 
 * ``<out>/<source>/orders_<YYYY-MM>.csv``: one folder per source (online_store, mobile_app,
   marketplace, pos), one generic-format file per month of the source's clock;
-* ``<out>/_reference/{products,inventory,lead_times,fx_rates}.csv``;
+* ``<out>/_reference/{products,inventory,lead_times,fx_rates,ip_ranges}.csv``;
 * the ground truth, outside the landing folder (the pipeline ingests every ``.csv`` and
   ``.parquet`` under it): ``<out>/../<out name>_ground_truth.parquet`` unless told otherwise.
 
@@ -56,7 +56,7 @@ from pipelines.generator.injectors import (
     default_injector_specs,
 )
 from pipelines.generator.plan import Plan
-from pipelines.generator.reference import write_reference
+from pipelines.generator.reference import write_ip_ranges, write_reference
 from pipelines.generator.vectors import local_midnight_utc
 from pipelines.generator.world import (
     CHANNELS,
@@ -137,7 +137,7 @@ class GenerateReport:
     records: int
     """CSV records written (a line repeated by overlapping exports counts twice)."""
     customers: int
-    """Registered customers of the plan (returning and new)."""
+    """Registered customers of the plan (returning, new, and fraudulent accounts)."""
     ground_truth_rows: int
     injected: dict[str, int]
     """Ground-truth rows per injector (every injector that ran, zero included)."""
@@ -223,6 +223,7 @@ def generate_merchant(
             demand=demand,
             calendar_tz=profile.audience.timezone,
             anonymous_customer_id=False,
+            local_ips=True,
         )
         writer = _SourceWriter(out, source, index, plan.subset(keep), opts, active, seed)
         files, rows = writer.run()
@@ -238,6 +239,7 @@ def generate_merchant(
         locations=(WAREHOUSE_NA, WAREHOUSE_EU, *stores),
         seed=seed,
     )
+    reference["ip_ranges"] = write_ip_ranges(out / REFERENCE_FOLDER)
     n_truth = write_ground_truth(truth_path, truth)
     injected = {i.name: 0 for i in active}
     for row in truth:
@@ -250,7 +252,7 @@ def generate_merchant(
         orders=plan.n_orders,
         lines=int(plan.lines.sum()),
         records=sum(f.records for f in reports),
-        customers=plan.n_registered,
+        customers=int(plan.customers["registered"].sum()),
         ground_truth_rows=n_truth,
         injected=injected,
         demand=demand,
@@ -361,6 +363,8 @@ class _SourceWriter:
         by = self.plan.added_by[lo:hi]
         marks = []
         for index in np.unique(by[by >= 0]).tolist():
+            if not self.injectors[index].marks_added_orders:
+                continue
             lines = np.flatnonzero(np.isin(chunk.order_of_line, np.flatnonzero(by == index)))
             marks.append(self.injectors[index].mark(lines))
         return marks

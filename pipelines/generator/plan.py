@@ -49,6 +49,9 @@ class Plan:
     """Per order: position of the order it copies (same items, amounts, customer), or -1."""
     added_by: np.ndarray | None = None
     """Per order: index of the injector that added it, or -1 (None: no order was added)."""
+    signals: np.ndarray | None = None
+    """Per order: fraud signals to render (bits of :mod:`pipelines.generator.fraud`), or None
+    when no injector asked for any."""
 
     def subset(self, keep: np.ndarray) -> Plan:
         """The orders where ``keep`` is true, in order (copies must be kept with originals)."""
@@ -59,6 +62,7 @@ class Plan:
             twin_of = np.where(old >= 0, new_position[np.maximum(old, 0)], -1)
         if self.added_by is not None:
             added_by = self.added_by[keep]
+        signals = None if self.signals is None else self.signals[keep]
         return replace(
             self,
             n_orders=int(keep.sum()),
@@ -69,6 +73,7 @@ class Plan:
             store=self.store[keep],
             twin_of=twin_of,
             added_by=added_by,
+            signals=signals,
         )
 
     def with_copies(self, originals: np.ndarray, created: np.ndarray, added_by: int) -> Plan:
@@ -83,6 +88,9 @@ class Plan:
         old_twins = np.where(old_twins >= 0, new_position[np.maximum(old_twins, 0)], -1)
         old_added = self.added_by if self.added_by is not None else np.full(self.n_orders, -1)
         copy_twin = new_position[originals]
+        signals = None
+        if self.signals is not None:  # a copy shows what its original shows
+            signals = np.insert(self.signals, after, self.signals[originals])
         return replace(
             self,
             n_orders=self.n_orders + originals.size,
@@ -93,6 +101,57 @@ class Plan:
             store=np.insert(self.store, after, self.store[originals]),
             twin_of=np.insert(old_twins, after, copy_twin),
             added_by=np.insert(old_added, after, added_by).astype(np.int64),
+            signals=signals,
+        )
+
+    def with_orders(
+        self,
+        *,
+        created: np.ndarray,
+        channel: np.ndarray,
+        customer: np.ndarray,
+        lines: np.ndarray,
+        signals: np.ndarray,
+        added_by: int,
+        customers: pl.DataFrame | None = None,
+    ) -> Plan:
+        """New orders (not copies: ``store`` -1, no twin) merged in creation time order, and
+        ``customers`` rows appended to the customers table (``customer`` may point at them).
+
+        An existing copy stays right after its original: existing orders keep their order,
+        and a new order placed at the time of an original goes after its copies.
+        """
+        plan = self
+        if customers is not None and customers.height:
+            plan = replace(plan, customers=pl.concat([plan.customers, customers]))
+        if created.size == 0:
+            return plan
+        order = np.argsort(created, kind="stable")
+        created, channel, customer = created[order], channel[order], customer[order]
+        lines, signals = lines[order], signals[order]
+        # Existing orders by the time of the order they copy (their own for originals): a
+        # non-decreasing key, since a copy sits right after its original.
+        twins = plan.twin_of if plan.twin_of is not None else np.full(plan.n_orders, -1)
+        key = np.where(twins >= 0, plan.created[np.maximum(twins, 0)], plan.created)
+        at = np.searchsorted(key, created, side="right")
+        positions = np.arange(plan.n_orders)
+        new_position = positions + np.searchsorted(at, positions, side="right")
+        old_twins = np.where(twins >= 0, new_position[np.maximum(twins, 0)], -1)
+        old_added = plan.added_by if plan.added_by is not None else np.full(plan.n_orders, -1)
+        old_signals = (
+            plan.signals if plan.signals is not None else np.zeros(plan.n_orders, np.int64)
+        )
+        return replace(
+            plan,
+            n_orders=plan.n_orders + created.size,
+            lines=np.insert(plan.lines, at, lines),
+            created=np.insert(plan.created, at, created),
+            channel=np.insert(plan.channel, at, channel),
+            customer=np.insert(plan.customer, at, customer),
+            store=np.insert(plan.store, at, -1),
+            twin_of=np.insert(old_twins, at, -1),
+            added_by=np.insert(old_added, at, added_by).astype(np.int64),
+            signals=np.insert(old_signals, at, signals).astype(np.int64),
         )
 
 

@@ -19,11 +19,17 @@ from orderlens.contracts import REFERENCE_INPUTS
 from pipelines.generator.catalog import VENDOR_LEAD_DAYS, Catalog, build_catalog
 from pipelines.generator.world import (
     CURRENCIES,
+    IP_BLOCKS,
     LOCATIONS,
     USD_PER_UNIT,
     WAREHOUSE_EU,
     WAREHOUSE_NA,
 )
+
+IP_RANGES_FILE = "ip_ranges.csv"
+IP_RANGES_HEADER: tuple[str, ...] = ("ip_from", "ip_to", "country")
+"""Columns of ``ip_ranges.csv``: inclusive integer bounds of IPv4 addresses and the ISO
+3166-1 alpha-2 country (the ``ref_ip_ranges`` reference input)."""
 
 
 def _reference_header(stem: str) -> list[str]:
@@ -126,3 +132,21 @@ def write_reference(
             fx.append([day, c, f"{rate:.8f}"])
     paths["fx_rates"] = _write_rows(folder / "fx_rates.csv", _reference_header("fx_rates"), fx)
     return paths
+
+
+def write_ip_ranges(folder: Path) -> Path:
+    """Write ``ip_ranges.csv``: one row per address block of
+    :data:`~pipelines.generator.world.IP_BLOCKS` (a /8), sorted by its first address, so
+    every address the generator writes (the merchant's and the single-file writer's) has a
+    country."""
+    rows = sorted(
+        (first << 24, ((first + 1) << 24) - 1, country)
+        for country, firsts in IP_BLOCKS.items()
+        for first in firsts
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    return _write_rows(
+        folder / IP_RANGES_FILE,
+        list(IP_RANGES_HEADER),
+        [[str(low), str(high), country] for low, high, country in rows],
+    )

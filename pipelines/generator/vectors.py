@@ -14,7 +14,12 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from pipelines.generator.world import TIMESTAMP_FORMAT
+from pipelines.generator.world import (
+    IP_BLOCKS,
+    IP_COUNTRIES,
+    LEGACY_IP_FIRST_OCTETS,
+    TIMESTAMP_FORMAT,
+)
 
 
 def digit_strings(rng: np.random.Generator, k: int | np.ndarray, n: int) -> pl.Series:
@@ -85,11 +90,22 @@ def clamp_after(base: np.ndarray, delay: np.ndarray, limit: int) -> np.ndarray:
     return base + np.minimum(delay.astype(np.int64), room)
 
 
-def ipv4_strings(rng: np.random.Generator, n: int) -> pl.Series:
-    first = np.array([24, 50, 67, 71, 73, 76, 82, 86, 90, 92, 98, 99, 104, 108, 109, 126,
-                      174, 184, 188, 203, 212, 217])  # fmt: skip
+def ipv4_strings(
+    rng: np.random.Generator, n: int, countries: np.ndarray | None = None
+) -> pl.Series:
+    """``n`` dotted IPv4 addresses. Without ``countries`` the first octet is one of
+    :data:`~pipelines.generator.world.LEGACY_IP_FIRST_OCTETS` whatever the buyer's country
+    (the single-file writer and the committed sample); with ``countries`` (per address, an
+    index into :data:`~pipelines.generator.world.IP_COUNTRIES`) it is in that country's
+    blocks. Both draw the same numbers, so choosing one never shifts later draws."""
+    first = np.array(LEGACY_IP_FIRST_OCTETS)
+    drawn = rng.integers(0, len(first), n)
+    if countries is None:
+        octet = first[drawn]
+    else:
+        octet = _BLOCK_TABLE[countries, drawn % _BLOCK_COUNTS[countries]]
     parts = [
-        pl.Series(first[rng.integers(0, len(first), n)]),
+        pl.Series(octet),
         pl.Series(rng.integers(0, 256, n)),
         pl.Series(rng.integers(0, 256, n)),
         pl.Series(rng.integers(1, 255, n)),
@@ -98,3 +114,14 @@ def ipv4_strings(rng: np.random.Generator, n: int) -> pl.Series:
     return df.select(pl.concat_str([pl.col(f"p{i}") for i in range(4)], separator="."))[
         "p0"
     ].rename("ip")
+
+
+def _block_table() -> tuple[np.ndarray, np.ndarray]:
+    width = max(len(b) for b in IP_BLOCKS.values())
+    table = np.zeros((len(IP_COUNTRIES), width), dtype=np.int64)
+    for i, code in enumerate(IP_COUNTRIES):
+        table[i, : len(IP_BLOCKS[code])] = IP_BLOCKS[code]
+    return table, np.array([len(IP_BLOCKS[c]) for c in IP_COUNTRIES])
+
+
+_BLOCK_TABLE, _BLOCK_COUNTS = _block_table()

@@ -149,6 +149,38 @@ COUNTRIES: tuple[_Country, ...] = (
 )
 # fmt: on
 COUNTRY_INDEX = {c.code: i for i, c in enumerate(COUNTRIES)}
+
+IP_BLOCKS: dict[str, tuple[int, ...]] = {
+    "US": (24, 50, 67, 71, 73, 76, 98, 99, 104, 108, 174),
+    "CA": (70, 142, 184),
+    "GB": (82, 86, 90),
+    "DE": (84, 91, 217),
+    "FR": (88, 92, 109),
+    "NL": (145, 188, 212),
+    "JP": (60, 126, 203),
+    # Countries none of the merchant's customers live in: where most fraud rings (and a few
+    # travellers and VPN users) connect from.
+    "NG": (41, 105, 197),
+    "VN": (14, 113),
+    "RU": (5, 95, 178),
+    "BR": (177, 179, 187),
+    "ID": (36, 114),
+}
+"""IPv4 address space per country, as first octets (each a /8 block). Synthetic, loosely after
+the regional registries; :func:`~pipelines.generator.reference.write_ip_ranges` writes it as
+the ``ip_ranges.csv`` reference input, so every generated address has a country. The
+customer countries come first, in :data:`COUNTRIES` order."""
+IP_COUNTRIES: tuple[str, ...] = tuple(IP_BLOCKS)
+IP_COUNTRY_INDEX = {code: i for i, code in enumerate(IP_COUNTRIES)}
+CUSTOMER_IP_COUNTRIES = len(COUNTRIES)
+"""``IP_COUNTRIES[:CUSTOMER_IP_COUNTRIES]`` are the customer countries (same order as
+:data:`COUNTRIES`); the rest are countries of no customer."""
+LEGACY_IP_FIRST_OCTETS: tuple[int, ...] = (
+    24, 50, 67, 71, 73, 76, 82, 86, 90, 92, 98, 99, 104, 108, 109, 126, 174, 184, 188, 203, 212,
+    217,
+)  # fmt: skip
+"""First octets of the single-file writer's addresses (drawn whatever the customer's country,
+as the committed sample has them); every one is in a block of :data:`IP_BLOCKS`."""
 CURRENCY_INDEX = {c: i for i, c in enumerate(CURRENCIES)}
 
 VALID_PHONE_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -197,6 +229,16 @@ MERCHANT_STANDING_CODES = (
     ("FRIENDS10", 0.10),
 )
 """Codes valid all year at the merchant (the single-file writer's FALL15 is seasonal)."""
+
+DISPOSABLE_DOMAINS: tuple[str, ...] = (
+    "mailinator.com", "guerrillamail.com", "yopmail.com", "10minutemail.com", "temp-mail.org",
+    "sharklasers.com", "maildrop.cc", "trashmail.com",
+)  # fmt: skip
+"""Throw-away address providers (fraudulent accounts, and a few privacy-minded customers)."""
+FREE_WEBMAIL: tuple[str, ...] = (
+    "gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "mail.com", "proton.me",
+)  # fmt: skip
+"""Free webmail a fraudulent account opens an address at when not a throw-away one."""
 
 WEB_USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
