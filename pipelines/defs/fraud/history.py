@@ -25,7 +25,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -205,10 +205,22 @@ def labels_in_history(path: Path, source: str) -> pl.DataFrame | None:
     )
 
 
+def _original(relative: str, given: Path, source: str) -> str:
+    """The user's name for a scratch landing file (``<source>/<name>`` or a folder's own
+    relative path); reference files keep their ``_reference/`` name."""
+    if relative.startswith("_reference/"):
+        return relative
+    if given.is_dir():
+        return str(given / relative)
+    return str(given) if relative == f"{source}/{given.name}" else relative
+
+
 def _rejects(con, limit: int = 20) -> tuple[int, tuple[Reject, ...]]:
     """Records rejected: how many in the order files, and the first ``limit`` of them after
     every rejected reference row (labels, IP ranges)."""
-    counted = con.execute("SELECT count(*) FROM ingest_rejects WHERE source <> '_reference'")
+    counted = con.execute(
+        "SELECT count(DISTINCT (file_id, line)) FROM ingest_rejects WHERE source <> '_reference'"
+    )
     total = int(counted.fetchall()[0][0])
     query = (
         "SELECT file_name, line, column_name, reason FROM ingest_rejects WHERE source {} "
@@ -280,6 +292,7 @@ def scratch_pipeline(
             counts, rejected, rejects = (0, 0, 0), 0, ()
         finally:
             con.close()
+        rejects = tuple(replace(r, file=_original(r.file, file, source)) for r in rejects)
         yield ScratchRun(
             scratch,
             outcome.success,
@@ -344,8 +357,6 @@ def train_from_history(
     stratified quarter of the customers: for a history whose fraud is bound to a period)."""
     if holdout not in ("time", "customers"):
         raise FraudInputError(f"--holdout {holdout!r}: time or customers")
-    from dataclasses import replace
-
     from models.fraud_registry import FraudRegistry
     from orderlens.warehouse import connect
     from pipelines.defs.fraud.features import read_features
@@ -454,3 +465,22 @@ ORDER BY created_at NULLS LAST, source_order_id"""
         "not_scored_because",
     )
     return ScoreResult(run, table, champion.version)
+
+
+def labels_from_ground_truth(path: Path) -> pl.DataFrame:
+    """Fraud labels (reference format) of a generated merchant's ground truth: one row per
+    order a fraud injector made fraudulent (``fraud_label`` true)."""
+    truth = pl.read_parquet(path, columns=["source", "source_order_id", "fraud_label"])
+    return (
+        truth.filter(
+            pl.col("fraud_label").fill_null(False) & pl.col("source_order_id").is_not_null()
+        )
+        .select("source", "source_order_id")
+        .unique()
+        .sort("source", "source_order_id")
+        .with_columns(
+            pl.lit("fraud").alias("label"),
+            pl.lit(None, pl.String).alias("labelled_at"),
+            pl.lit("generator ground truth").alias("note"),
+        )
+    )
