@@ -419,6 +419,8 @@ def score_file(
     from pipelines.defs.fraud.features import read_features
     from pipelines.defs.fraud.scoring import score_features
 
+    if not file.expanduser().is_dir():
+        _readable(file, "orders file")
     registry = FraudRegistry(settings.fraud_registry)
     champion = registry.champion()
     model = registry.load_champion()
