@@ -159,3 +159,31 @@ def test_labels_from_the_file_refunds_cancellations_chargebacks_and_reviews_land
     assert "web:7" not in labels
     with pytest.raises(duckdb.ConstraintException):
         con.execute("INSERT INTO fraud_decisions VALUES ('web:1', 'maybe', 'x', now(), NULL)")
+
+
+def test_a_history_can_carry_its_labels_in_a_fraud_label_column(tmp_path) -> None:
+    from pipelines.defs.fraud.history import FraudInputError, labels_in_history, read_labels_file
+
+    history = tmp_path / "history.csv"
+    history.write_text(
+        "source_order_id,line_number,fraud_label\n"
+        "1,1,false\n1,2,TRUE\n"  # an order is fraud when any of its lines says so
+        "2,1,0\n3,1,legitimate\n4,1,\n5,1,fraud\n"
+    )
+    labels = labels_in_history(history, "shop")
+    assert labels is not None
+    assert labels.select("source", "source_order_id", "label").rows() == [
+        ("shop", "1", "fraud"),
+        ("shop", "2", "legitimate"),
+        ("shop", "3", "legitimate"),
+        ("shop", "5", "fraud"),
+    ]
+    history.write_text("source_order_id,fraud_label\n1,true\n2,perhaps\n")
+    with pytest.raises(FraudInputError, match="'perhaps' in record 2"):
+        labels_in_history(history, "shop")
+    history.write_text("source_order_id,total\n1,10\n")
+    assert labels_in_history(history, "shop") is None
+    # A labels file without a source column names the history's source.
+    file = tmp_path / "labels.csv"
+    file.write_text("source_order_id,label\n7,fraud\n")
+    assert read_labels_file(file, "shop").row(0) == ("shop", "7", "fraud", None, None)
