@@ -86,6 +86,11 @@ from pipelines.generator.world import (
     WEB,
 )
 
+FRAUD_INJECTORS: tuple[str, ...] = ("fraud", "fraud_lookalikes")
+"""The injectors of this module. They change values only, never a file's shape, so their
+output can still be written as a Shopify CSV export or NDJSON (``--format shopify_*``); the
+ground truth's ``source`` and ``source_order_id`` name the same orders there."""
+
 RING_SIZES = (1, 2, 3, 4, 5, 6, 8)
 RING_SIZE_WEIGHTS = (0.45, 0.2, 0.13, 0.08, 0.06, 0.05, 0.03)
 """Orders per fraud ring (mean about 2.3)."""

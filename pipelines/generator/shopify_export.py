@@ -6,8 +6,9 @@ fields only on an order's first row (Shopify leaves them blank on continuation r
 
 DuckDB reads the generic CSVs (by header name, all text) and writes the export with one
 ``COPY``, so a million orders convert in seconds. The generic files must be the clean
-output of :func:`pipelines.generator.generate_merchant` (or
-:func:`pipelines.generator.write_generic_orders`): an order's lines are contiguous and its
+output of :func:`pipelines.generator.generate_merchant` (no injectors, or only the fraud
+ones: :data:`~pipelines.generator.fraud.FRAUD_INJECTORS`) or of
+:func:`pipelines.generator.write_generic_orders`: an order's lines are contiguous and its
 order fields are on its first line (``line_number`` 1). Files given together must come from
 one source, whose order numbers (``Name``) are unique; each source of a merchant's landing
 folder gets its own export (:func:`convert_landing`).

@@ -13,8 +13,10 @@ DuckDB reads the generic CSVs (by header name, all text), groups the lines of ea
 and writes the objects with one ``COPY ... (FORMAT json)``, so a million orders convert in
 seconds. Orders are written in the order they were placed, whichever file they come from
 (as a store's API returns them). The files must be clean generator output (:func:`pipelines.generator.
-generate_merchant` with no injectors, or :func:`pipelines.generator.write_generic_orders`):
-order fields may be on the first line only; order ids are unique across the files given.
+generate_merchant` with no injectors or only the fraud ones,
+:data:`~pipelines.generator.fraud.FRAUD_INJECTORS`, which change values and never a file's
+shape; or :func:`pipelines.generator.write_generic_orders`): order fields may be on the first
+line only; order ids are unique across the files given.
 """
 
 from __future__ import annotations

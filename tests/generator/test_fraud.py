@@ -31,7 +31,7 @@ from pipelines.generator import (
     generate_merchant,
 )
 from pipelines.generator.catalog import build_catalog
-from pipelines.generator.fraud import MAX_FRAUD_RATE
+from pipelines.generator.fraud import FRAUD_INJECTORS, MAX_FRAUD_RATE
 from pipelines.generator.plan import Plan
 from pipelines.generator.reference import IP_RANGES_HEADER
 from pipelines.generator.signals import SIGNAL_NAMES
@@ -192,6 +192,7 @@ def observed(generated: Generated) -> Observed:
 
 def test_fraud_is_on_by_default_at_about_one_percent() -> None:
     defaults = {s.name: s.rate for s in default_injector_specs()}
+    assert set(FRAUD_INJECTORS) <= set(defaults)
     assert defaults["fraud"] == pytest.approx(0.01)
     assert 0 < defaults["fraud_lookalikes"] <= 0.1
 
