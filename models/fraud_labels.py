@@ -19,11 +19,13 @@ and a reviewer clearing an order after a fraud refund makes it legitimate. Label
 instant are ranked review > file > chargeback > cancellation > refund (a person's explicit
 verdict over an inference from a status), then fraud over legitimate.
 
-Maturity: fraud is reported late (chargebacks take weeks). An order without a fraud label is
-taken as legitimate only once it is ``maturity_days`` older than the data's latest order; a
-younger unlabelled order is left out of training, neither fraud nor legitimate. The clock is
-the data's (the latest order), not the wall clock, so re-running on the same data trains on
-the same labels.
+Maturity: fraud is reported late (chargebacks take weeks). An order is learnt from only once
+it is ``maturity_days`` older than the data's latest order: with its label, or as legitimate
+when it has none. Younger orders wait, labelled or not: their fraud labels have arrived but
+most of their legitimate verdicts have not (nobody labels an order legitimate), so taking
+them would over-represent fraud in the most recent orders, which are the holdout. The clock
+is the data's (the latest order), not the wall clock, so re-running on the same data trains
+on the same labels.
 """
 
 from datetime import datetime, timedelta
@@ -73,9 +75,10 @@ def training_labels(
     maturity_days: float,
     as_of: datetime | None = None,
 ) -> pl.DataFrame:
-    """The orders a model may learn from: ``order_key``, ``label`` (1 fraud, 0 legitimate),
-    ``basis`` (``labelled``: an explicit label; ``matured``: no fraud label and at least
-    ``maturity_days`` older than ``as_of``, default the latest order's ``created_at``).
+    """The orders a model may learn from, those at least ``maturity_days`` older than
+    ``as_of`` (default: the latest order's ``created_at``): ``order_key``, ``label`` (1
+    fraud, 0 legitimate), ``basis`` (``labelled``: an explicit label; ``matured``: none, so
+    legitimate).
 
     ``orders`` has ``order_key`` and ``created_at``; ``labels`` is :func:`resolve_labels`'
     output (labels of orders not in ``orders`` are ignored)."""
@@ -86,9 +89,7 @@ def training_labels(
     joined = orders.select("order_key", "created_at").join(
         labels.select("order_key", "label"), on="order_key", how="left"
     )
-    return joined.filter(
-        pl.col("label").is_not_null() | (pl.col("created_at") <= pl.lit(cutoff))
-    ).select(
+    return joined.filter(pl.col("created_at") <= pl.lit(cutoff)).select(
         "order_key",
         pl.col("label").fill_null(False).cast(pl.Int8),
         pl.when(pl.col("label").is_not_null())

@@ -53,7 +53,7 @@ def test_the_latest_label_wins_and_ties_go_to_the_stronger_source() -> None:
         resolve_labels(candidates.with_columns(pl.lit("rumour").alias("label_source")))
 
 
-def test_unlabelled_orders_count_as_legitimate_only_once_matured() -> None:
+def test_orders_are_learnt_from_only_once_matured() -> None:
     orders = pl.DataFrame(
         {
             "order_key": ["old", "old_fraud", "young", "young_fraud", "latest"],
@@ -69,11 +69,8 @@ def test_unlabelled_orders_count_as_legitimate_only_once_matured() -> None:
         }
     )
     training = training_labels(orders, labels, maturity_days=60)
-    assert training.rows() == [
-        ("old", 0, "matured"),
-        ("old_fraud", 1, "labelled"),
-        ("young_fraud", 1, "labelled"),
-    ]
+    # The young fraud waits: its legitimate neighbours are not known yet either.
+    assert training.rows() == [("old", 0, "matured"), ("old_fraud", 1, "labelled")]
     # A complete history (maturity 0): every order is labelled one way or the other.
     assert training_labels(orders, labels, maturity_days=0).height == 5
 

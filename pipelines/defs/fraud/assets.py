@@ -190,7 +190,7 @@ def fraud_model(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
         "frauds": outcome.frauds,
         "legitimate": outcome.legitimate,
         "matured_unlabelled_as_legitimate": outcome.matured,
-        "unlabelled": outcome.unlabelled,
+        "younger_orders_waiting": outcome.unlabelled,
         "registry": dg.MetadataValue.path(str(registry.folder)),
     }
     if outcome.challenge is not None:

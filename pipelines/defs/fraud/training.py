@@ -5,9 +5,9 @@ has one row per model (``role``: challenger, champion) and scorer (the model, th
 baseline) of the registry's latest challenge; ``fraud_model_what_if`` one row per model and
 score threshold (review load and frauds caught).
 
-The training set: every order of ``fraud_features`` with a label (``fraud_labels``), plus the
-orders older than the label maturity window without a fraud label, as legitimate
-(:func:`models.fraud_labels.training_labels`). The holdout is the latest quarter of them by
+The training set: the orders of ``fraud_features`` older than the label maturity window
+(before the latest order), with their label (``fraud_labels``) or, without one, as legitimate
+(:func:`models.fraud_labels.training_labels`: younger orders wait, labelled or not). The holdout is the latest quarter of them by
 time; training uses the orders placed at least the label delay before the holdout starts
 (:func:`models.fraud_eval.split_time`), as labels of the last days before a cut-off are not
 known yet when a model is trained. A challenger is trained only when there are enough labels
@@ -87,7 +87,9 @@ class TrainingOutcome:
     frauds: int
     legitimate: int
     matured: int
+    """Orders without a label taken as legitimate (old enough)."""
     unlabelled: int
+    """Orders too young to learn from yet."""
     challenge: ChallengeOutcome | None = None
     unchanged: bool = False
     """Not trained because the data is the same as at the registry's last challenge."""
@@ -174,8 +176,9 @@ def train_challenger(
         return not_trained(
             f"too few labels to train: {frauds:,} frauds (at least "
             f"{settings.fraud_min_frauds:,} needed) and {legitimate:,} legitimate orders (at "
-            f"least {settings.fraud_min_legitimate:,}; {matured:,} of them unlabelled orders "
-            f"older than {settings.fraud_maturity_days:g} days)"
+            f"least {settings.fraud_min_legitimate:,}) among the orders older than "
+            f"{settings.fraud_maturity_days:g} days ({unlabelled:,} younger orders wait for "
+            "their labels)"
         )
     data = features.join(training.select("order_key", "label"), on="order_key", how="inner").sort(
         "created_at", "order_key"
