@@ -228,7 +228,9 @@ def train_challenger(
     share = capacity_share(settings.fraud_review_capacity, test.height, days.n_unique())
     outcome = registry.challenge(
         model,
-        Holdout(test, y[test_mask], days),
+        # Customers drawn across the whole history are not a day's stream: capacity is then
+        # a share of the whole holdout (a day's top 1 % would measure the calendar).
+        Holdout(test, y[test_mask], days if customers is None else None),
         review_threshold=settings.fraud_review_threshold,
         block_threshold=settings.fraud_block_threshold,
         capacities=(0.01, 0.05, share),
