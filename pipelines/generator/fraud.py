@@ -420,7 +420,8 @@ class FraudLookalikes(Injector):
             partner_uses = np.zeros(height, dtype=bool)
             partner_uses[customer[online & (plan.channel == channel)]] = True
             sharing = moved[partner_uses[partner]]
-            bits[online & (plan.channel == channel) & np.isin(customer, sharing)] |= SHARED_DEVICE
+            here = online & (plan.channel == channel)
+            bits[here & _member(customer, sharing, height)] |= SHARED_DEVICE
 
         # Throw-away addresses, and addresses with a birth year (shown on every order but a
         # till's).
@@ -448,7 +449,7 @@ class FraudLookalikes(Injector):
             unique = local + "." + pl.Series(chosen).cast(pl.String) + "@" + domain
             new_emails.append(proposed.zip_with(~clash, unique))
             changed.append(chosen)
-            bits[shown & np.isin(customer, chosen)] |= bit
+            bits[shown & _member(customer, chosen, height)] |= bit
         for chosen, new_email in zip(changed, new_emails, strict=True):
             email = email.scatter(chosen, new_email)
 
@@ -477,6 +478,14 @@ class FraudLookalikes(Injector):
 
     def alter_chunk(self, chunk: Chunk, context: ChunkContext) -> tuple[Chunk, list[RecordMark]]:
         return chunk, _signal_marks(self, chunk, fraud=False)
+
+
+def _member(customer: np.ndarray, chosen: np.ndarray, height: int) -> np.ndarray:
+    """Per order: its customer is one of ``chosen`` (rows of a customers table of
+    ``height`` rows; -1, no customer, is never chosen)."""
+    chosen_mask = np.zeros(height + 1, dtype=bool)
+    chosen_mask[chosen] = True
+    return chosen_mask[customer]  # -1 reads the extra last cell
 
 
 def _take(
@@ -522,16 +531,20 @@ def _signal_marks(injector: Injector, chunk: Chunk, *, fraud: bool) -> list[Reco
         return []
     bits = pre["_signals"].to_numpy()
     mine = (bits & FRAUD) != 0 if fraud else ((bits & FRAUD) == 0) & (bits != 0)
-    if not mine.any():
+    rows = np.flatnonzero(mine)
+    if not rows.size:
         return []
-    orders = chunk.orders
+    orders = chunk.orders.select("billing_country", "shipping_country", "shipping_method")[rows]
+    times = pre.select("created_at", "customer_created_at")[rows]
     abroad = (orders["billing_country"] != orders["shipping_country"]).fill_null(False).to_numpy()
     rushed = orders["shipping_method"].is_in(["Express", "Expedited"]).fill_null(False).to_numpy()
-    signup = pre["created_at"].to_numpy() - pre["customer_created_at"].to_numpy()
-    fast = (pre["customer_created_at"].to_numpy() >= 0) & (signup >= 0) & (signup < 60)
-    shown = bits & _ALL_SIGNALS
-    shown &= ~np.where(abroad, 0, SHIP_ABROAD) & ~np.where(rushed, 0, RUSHED)
-    shown &= ~np.where(fast, 0, NEW_ACCOUNT_FAST)
+    signed_up = times["customer_created_at"].to_numpy()
+    signup = times["created_at"].to_numpy() - signed_up
+    fast = (signed_up >= 0) & (signup >= 0) & (signup < 60)
+    shown = np.zeros(chunk.n_orders, dtype=np.int64)
+    shown[rows] = bits[rows] & _ALL_SIGNALS
+    shown[rows] &= ~np.where(abroad, 0, SHIP_ABROAD) & ~np.where(rushed, 0, RUSHED)
+    shown[rows] &= ~np.where(fast, 0, NEW_ACCOUNT_FAST)
     if not fraud:
         mine &= shown != 0
     marks = []
