@@ -7,19 +7,20 @@ value (or one row of contributions) per matrix row.
 
 Exact, not approximate: the matrix is the one the booster's own trees read after the
 pipeline's two encoders (categories → ordinal codes → the booster's category codes, numbers
-and flags as float64 with NaN for missing), the trees are the booster's ``TreePredictor``
-objects, their leaves are added in the booster's order from its baseline, and the calibrator
-is the same two-parameter sigmoid; so the results equal ``predict_proba`` and
-``decision_function`` of the scikit-learn objects bit for bit (a test checks it on real
-features). What is saved is still the scikit-learn estimator; this is derived from it.
+and flags as float64 with NaN for missing), the trees are the booster's (its
+``TreePredictor`` nodes), their leaves are added in the booster's order from its baseline,
+and the calibrator is the same two-parameter sigmoid; so the results equal
+``predict_proba`` and ``decision_function`` of the scikit-learn objects bit for bit (tests
+check it on real features). What is saved is still the scikit-learn estimator; this is
+derived from it when a model is first used.
 
 Why it is faster:
 
-- Categories are mapped with one dictionary lookup per distinct value (polars
-  ``replace_strict`` on the vocabulary read from the fitted encoders), not by scikit-learn's
-  ``OrdinalEncoder`` over Python strings, then a second ``OrdinalEncoder`` inside the booster.
-- Large batches are scored in blocks of rows that stay in the CPU cache while every tree
-  reads them (scikit-learn streams the whole matrix from memory once per tree).
+- Categories are mapped with one lookup per value (polars ``replace_strict`` on the
+  vocabulary read from the fitted encoders), not by scikit-learn's ``OrdinalEncoder`` over
+  Python strings and then a second ``OrdinalEncoder`` inside the booster.
+- Large batches go column by column from the frame to the trees rewritten for one compiled
+  loop over all trees (:mod:`models.fraud_rank_trees`).
 - Small batches (one order and its reasons) never call a tree one by one: each split's
   decision is computed for all nodes at once, and every (row, tree) pair walks down its tree
   together, one numpy step per level. A feature set to its typical value only changes the
@@ -33,8 +34,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-BLOCK_ROWS = 4096
-"""Rows scored together by every tree (4096 x 30 float64 = ~1 MB: stays in the L2 cache)."""
+from models.fraud_rank_trees import RankTrees, build_rank_trees
+
 SMALL_ROWS = 4
 """Up to this many rows (times their variants), the all-trees-at-once numpy walk is used."""
 MISSING_CATEGORY = "(none)"
@@ -56,10 +57,8 @@ class Forest:
     baseline: float
     sigmoid_a: float
     sigmoid_b: float
-    threads: int
     predictors: tuple[Any, ...]
-    known_cat_bitsets: np.ndarray
-    f_idx_map: np.ndarray
+    """The booster's ``TreePredictor`` objects, in its order."""
     # All trees' nodes in one array (node ids are global); leaves point to themselves.
     roots: np.ndarray
     node_feature: np.ndarray
@@ -77,29 +76,59 @@ class Forest:
     """Each node's decision when its feature has its typical value."""
     split_column: np.ndarray
     """The column each node splits on; ``len(columns)`` for leaves."""
+    batch: RankTrees
+    """The trees rewritten for large batches (:mod:`models.fraud_rank_trees`)."""
 
     def matrix(self, features: pl.DataFrame) -> np.ndarray:
         """One C-ordered float64 row per order, columns as :attr:`columns`."""
         if features.height <= SMALL_ROWS:
             return self._matrix_small(features)
-        exprs = []
-        for name, is_categorical in zip(self.columns, self.categorical, strict=True):
-            if is_categorical:
-                vocabulary = self.vocabulary[name]
-                exprs.append(
-                    pl.col(name)
-                    .cast(pl.String)
-                    .fill_null(MISSING_CATEGORY)
-                    .replace_strict(
-                        list(vocabulary),
-                        list(vocabulary.values()),
-                        default=self.unknown_code[name],
-                        return_dtype=pl.Float64,
-                    )
-                )
-            else:
-                exprs.append(pl.col(name).cast(pl.Float64).fill_null(float("nan")))
+        exprs = [
+            self._category_expr(name)
+            if is_categorical
+            else pl.col(name).cast(pl.Float64).fill_null(float("nan"))
+            for name, is_categorical in zip(self.columns, self.categorical, strict=True)
+        ]
         return features.select(exprs).to_numpy(order="c")
+
+    def _category_expr(self, name: str) -> pl.Expr:
+        """A categorical column's codes (Float64; NaN for values the booster never saw)."""
+        vocabulary = self.vocabulary[name]
+        return (
+            pl.col(name)
+            .cast(pl.String)
+            .fill_null(MISSING_CATEGORY)
+            .replace_strict(
+                list(vocabulary),
+                list(vocabulary.values()),
+                default=self.unknown_code[name],
+                return_dtype=pl.Float64,
+            )
+        )
+
+    def frame_log_odds(self, features: pl.DataFrame) -> np.ndarray:
+        """:meth:`log_odds` of a feature frame; a large one goes column by column from the
+        frame to :attr:`batch`, without a float64 matrix in between."""
+        if features.height <= SMALL_ROWS:
+            return self.log_odds(self.matrix(features))
+        columns, missing = [], []
+        for j, name in enumerate(self.columns):
+            mask = None
+            if self.categorical[j]:
+                values = features.select(self._category_expr(name)).to_series()
+            else:
+                values = features.get_column(name)
+                if values.dtype == pl.Boolean:
+                    values = values.cast(pl.UInt8)
+                elif not (values.dtype.is_float() or values.dtype.is_integer()):
+                    values = values.cast(pl.Float64)  # decimals and the like
+                if values.dtype.is_integer() and values.null_count():
+                    # Integers stay integers (cheap ranks); the nulls are marked apart.
+                    mask = values.is_null().to_numpy()
+                    values = values.fill_null(0)
+            columns.append(values.to_numpy())
+            missing.append(mask)
+        return self.batch.log_odds(columns, missing)
 
     def _matrix_small(self, features: pl.DataFrame) -> np.ndarray:
         # A few rows: Python values are cheaper than building expressions.
@@ -129,15 +158,7 @@ class Forest:
         if len(x) <= SMALL_ROWS:
             leaves, _ = self._walk(self._decisions(x))
             return self._sum(leaves)
-        raw = np.full(len(x), self.baseline)
-        for start in range(0, len(x), BLOCK_ROWS):
-            block = x[start : start + BLOCK_ROWS]
-            total = raw[start : start + BLOCK_ROWS]
-            for predictor in self.predictors:
-                total += predictor.predict(
-                    block, self.known_cat_bitsets, self.f_idx_map, self.threads
-                )
-        return raw
+        return self.batch.log_odds([x[:, j] for j in range(x.shape[1])])
 
     def probability(self, log_odds: np.ndarray) -> np.ndarray:
         """The calibrated probability (scikit-learn's sigmoid calibrator, same arithmetic)."""
@@ -155,7 +176,7 @@ class Forest:
             return self._small_contributions(x)
         base = self.log_odds(x) if log_odds is None else log_odds
         out = np.empty((n, width))
-        chunk = max(1, (BLOCK_ROWS * 16) // width)
+        chunk = max(1, 65_536 // width)
         for start in range(0, n, chunk):
             rows = x[start : start + chunk]
             variants = np.repeat(rows[None, :, :], width, axis=0)
@@ -258,8 +279,7 @@ def _category_codes(pipeline: Any, columns: list[str], categorical: list[str]) -
 
 
 def compile_forest(
-    estimator: Any, features: tuple[str, ...], kinds: dict[str, str], reference: dict[str, Any],
-    threads: int,
+    estimator: Any, features: tuple[str, ...], kinds: dict[str, str], reference: dict[str, Any]
 ) -> Forest:  # fmt: skip
     """Compile a fitted ``CalibratedClassifierCV`` (one sigmoid calibrator around a frozen
     ColumnTransformer + HistGradientBoostingClassifier pipeline) into a :class:`Forest`."""
@@ -292,6 +312,7 @@ def compile_forest(
     feature_parts, value_parts, child_parts, leaf_parts, roots = [], [], [], [], []
     numeric_nodes, numeric_threshold, numeric_missing_left = [], [], []
     categorical_nodes, categorical_left = [], []
+    tables: list[dict[int, np.ndarray]] = []  # per tree: node → went-left per code
     offset, max_depth = 0, 0
     codes = np.arange(256)
     for predictor in predictors:
@@ -312,6 +333,7 @@ def compile_forest(
         numeric_nodes.append(ids[split_numeric])
         numeric_threshold.append(nodes["num_threshold"][split_numeric])
         numeric_missing_left.append(nodes["missing_go_to_left"][split_numeric].astype(bool))
+        tree_tables = {}
         for k in np.flatnonzero(split_categorical):
             node = nodes[k]
             missing_left = bool(node["missing_go_to_left"])
@@ -322,10 +344,26 @@ def compile_forest(
             table = np.where(in_left == 1, True, np.where(in_known == 1, False, missing_left))
             categorical_nodes.append(offset + k)
             categorical_left.append(np.append(table, missing_left))
+            tree_tables[int(k)] = table
+        tables.append(tree_tables)
         offset += count
 
     node_feature = np.concatenate(feature_parts)
     is_leaf = np.concatenate(leaf_parts)
+    numeric = np.concatenate(numeric_nodes).astype(np.intp)
+    thresholds = np.concatenate(numeric_threshold).astype(np.float64)
+    category_counts = {
+        j: int(max((c for c in vocabulary[name].values() if not np.isnan(c)), default=0)) + 1
+        for j, name in enumerate(columns)
+        if name in vocabulary
+    }
+    batch = build_rank_trees(
+        predictors,
+        tables,
+        tuple(n in vocabulary for n in columns),
+        category_counts,
+        float(np.asarray(booster._baseline_prediction).reshape(-1)[0]),
+    )
     forest = Forest(
         columns=tuple(columns),
         categorical=tuple(n in vocabulary for n in columns),
@@ -335,22 +373,20 @@ def compile_forest(
         baseline=float(np.asarray(booster._baseline_prediction).reshape(-1)[0]),
         sigmoid_a=float(calibrator.a_),
         sigmoid_b=float(calibrator.b_),
-        threads=threads,
         predictors=predictors,
-        known_cat_bitsets=known_cat_bitsets,
-        f_idx_map=f_idx_map,
         roots=np.array(roots, dtype=np.intp),
         node_feature=node_feature,
         node_value=np.concatenate(value_parts),
         children=np.concatenate(child_parts).astype(np.intp),
         max_depth=max_depth,
-        numeric_nodes=np.concatenate(numeric_nodes).astype(np.intp),
-        numeric_threshold=np.concatenate(numeric_threshold).astype(np.float64),
+        numeric_nodes=numeric,
+        numeric_threshold=thresholds,
         numeric_missing_left=np.concatenate(numeric_missing_left),
         categorical_nodes=np.array(categorical_nodes, dtype=np.intp),
         categorical_left=np.array(categorical_left, dtype=bool).reshape(-1, 257),
         reference_decisions=np.zeros(len(node_feature), dtype=bool),
         split_column=np.where(is_leaf, len(columns), node_feature),
+        batch=batch,
     )
     # Filled in place: the decisions are computed by the forest's own method.
     forest.reference_decisions[:] = forest._decisions(reference_row[None, :])[0]

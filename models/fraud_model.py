@@ -179,7 +179,7 @@ class FraudModel:
         if self._forest is None:
             kinds = {n: FEATURE_BY_NAME[n].kind for n in self.config.features}
             self._forest = compile_forest(
-                self.estimator, self.config.features, kinds, self.reference, self.config.threads
+                self.estimator, self.config.features, kinds, self.reference
             )
         return self._forest
 
@@ -189,13 +189,13 @@ class FraudModel:
         if features.height == 0:
             return np.zeros(0)
         forest = self.forest
-        return forest.probability(forest.log_odds(forest.matrix(features)))
+        return forest.probability(forest.frame_log_odds(features))
 
     def log_odds(self, model_frame: pl.DataFrame) -> np.ndarray:
         """The trees' raw log-odds for rows in feature or :func:`model_input` form."""
         if model_frame.height == 0:
             return np.zeros(0)
-        return self.forest.log_odds(self.forest.matrix(model_frame))
+        return self.forest.frame_log_odds(model_frame)
 
     def score(self, features: pl.DataFrame) -> pl.DataFrame:
         """``order_key``, ``probability``, ``score`` (0-99), ``level``, and the

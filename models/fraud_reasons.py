@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from models.fraud_features import FEATURE_BY_NAME
+from models.fraud_forest import SMALL_ROWS
 from models.fraud_model import MISSING_CATEGORY, FraudModel, score_values
 
 
@@ -151,13 +152,18 @@ def explain(
     threshold = model.config.review_threshold if threshold is None else threshold
     limit = model.config.max_reasons if max_reasons is None else max_reasons
     forest = model.forest
-    x = forest.matrix(features)
-    log_odds = forest.log_odds(x) if len(x) else np.zeros(0)
+    small = features.height <= SMALL_ROWS  # one order: its matrix serves both steps
+    x = forest.matrix(features) if small else None
+    if x is not None:
+        log_odds = forest.log_odds(x) if len(x) else np.zeros(0)
+    else:
+        log_odds = forest.frame_log_odds(features)
     score = score_values(forest.probability(log_odds))
     flagged = np.flatnonzero(score >= threshold)
+    flagged_x = x[flagged] if x is not None else forest.matrix(features[flagged])
     names = model.config.features
     # Columns in ``names`` order (the matrix has categoricals first).
-    contrib = forest.contributions(x[flagged], log_odds[flagged])[:, _feature_order(model)]
+    contrib = forest.contributions(flagged_x, log_odds[flagged])[:, _feature_order(model)]
     reasons: list[list[str]] = []
     reason_features: list[list[str]] = []
     # Largest first; ties by feature position (stable sort), so never by chance.

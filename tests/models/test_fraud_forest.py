@@ -179,3 +179,38 @@ def test_the_score_frame_is_what_the_score_and_level_expressions_give(trained: T
     assert scored.equals(expected)
     assert scored.get_column("level").n_unique() == 3
     assert model.score(features.slice(5, 1)).equals(expected.slice(5, 1))
+
+
+def test_values_at_and_next_to_every_threshold_score_as_in_scikit_learn(trained: Trained) -> None:
+    # Large batches read ranks among the split thresholds in float32: a value equal to a
+    # threshold, or one float64 step either side of it (where a float32 cast would round
+    # onto the threshold), must still go the booster's way; so must infinities, integer
+    # columns with nulls and integers far apart.
+    model = trained.model
+    forest = model.forest
+    base = trained.features.head(1)
+    rows = []
+    for j, name in enumerate(forest.columns):
+        if forest.categorical[j] or trained.features.schema[name] != pl.Float64:
+            continue
+        for threshold in forest.batch.split_values[j].tolist():
+            for value in (threshold, np.nextafter(threshold, np.inf),
+                          np.nextafter(threshold, -np.inf)):  # fmt: skip
+                rows.append(base.with_columns(pl.lit(value, pl.Float64).alias(name)))
+        for value in (np.inf, -np.inf, None):
+            rows.append(base.with_columns(pl.lit(value, pl.Float64).alias(name)))
+    edges = pl.concat(rows)
+    assert edges.height > 300
+    np.testing.assert_array_equal(model.probability(edges), sklearn_probability(model, edges))
+    counts = trained.features.head(400).with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0)
+        .then(None)
+        .otherwise(pl.col("device_other_customers"))
+        .alias("device_other_customers"),
+        (pl.col("customer_prior_orders") * 10**12).alias("customer_prior_orders"),
+        pl.when(pl.int_range(pl.len()) % 4 == 0)
+        .then(None)
+        .otherwise(pl.col("email_disposable"))
+        .alias("email_disposable"),
+    )
+    np.testing.assert_array_equal(model.probability(counts), sklearn_probability(model, counts))
