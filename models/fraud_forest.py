@@ -156,9 +156,22 @@ class Forest:
     def log_odds(self, x: np.ndarray) -> np.ndarray:
         """The trees' raw log-odds per row (the booster's ``decision_function``)."""
         if len(x) <= SMALL_ROWS:
-            leaves, _ = self._walk(self._decisions(x))
-            return self._sum(leaves)
+            return self.walk(x).log_odds
         return self.batch.log_odds([x[:, j] for j in range(x.shape[1])])
+
+    def walk(self, x: np.ndarray) -> "Walk":
+        """A few rows walked through every tree at once (see :class:`Walk`)."""
+        decisions = self._decisions(x)
+        n, nodes = decisions.shape
+        flat = decisions.reshape(-1)
+        offsets = (np.arange(n) * nodes)[:, None]
+        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
+        path = [node]
+        while (self.split_column[node] < len(self.columns)).any():
+            node = self.children[2 * node + flat[offsets + node]]
+            path.append(node)
+        leaves = self.node_value[node]
+        return Walk(decisions, np.stack(path), leaves, self._sum(leaves))
 
     def probability(self, log_odds: np.ndarray) -> np.ndarray:
         """The calibrated probability (scikit-learn's sigmoid calibrator, same arithmetic)."""
@@ -173,7 +186,7 @@ class Forest:
         if n == 0:
             return np.zeros((0, width))
         if n <= SMALL_ROWS:
-            return self._small_contributions(x)
+            return self.walk_contributions(self.walk(x))
         base = self.log_odds(x) if log_odds is None else log_odds
         out = np.empty((n, width))
         chunk = max(1, 65_536 // width)
@@ -201,50 +214,55 @@ class Forest:
         decisions[:, self.categorical_nodes] = self.categorical_left[rows, index]
         return decisions
 
-    def _walk(self, decisions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every (row, tree) walks its tree one level per numpy step. Returns the leaf values
-        ``[row, tree]`` and which columns the path split on ``[row, tree, column]``."""
-        n, nodes = decisions.shape
-        flat = decisions.reshape(-1)
-        offsets = (np.arange(n) * nodes)[:, None]
-        trees = np.arange(len(self.roots))[None, :]
-        rows = np.arange(n)[:, None]
-        on_path = np.zeros((n, len(self.roots), len(self.columns) + 1), dtype=bool)
-        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
-        for _ in range(self.max_depth):
-            on_path[rows, trees, self.split_column[node]] = True
-            node = self.children[2 * node + flat[offsets + node]]
-        return self.node_value[node], on_path[:, :, :-1]
-
     def _sum(self, leaves: np.ndarray) -> np.ndarray:
         """Log-odds from leaf values ``[..., tree]``: added in tree order from the baseline,
         as the booster adds them (so the sums are equal bit for bit)."""
         start = np.full((*leaves.shape[:-1], 1), self.baseline)
         return np.cumsum(np.concatenate([start, leaves], axis=-1), axis=-1)[..., -1]
 
-    def _small_contributions(self, x: np.ndarray) -> np.ndarray:
-        """:meth:`contributions` of a few rows. Setting column ``j`` to its typical value only
-        changes the splits on ``j``: a tree whose path for the row splits nowhere on ``j``
-        ends in the same leaf, so only (row, tree, column) triples on the path are walked
-        again, with the splits on that column decided for the typical value."""
-        width = x.shape[1]
-        decisions = self._decisions(x)
-        base, on_path = self._walk(decisions)
-        rows, trees, columns = np.nonzero(on_path)
-        flat = decisions.reshape(-1)
-        offsets = rows * decisions.shape[1]
-        node = self.roots[trees]
-        for _ in range(self.max_depth):
+    def walk_contributions(self, walk: "Walk") -> np.ndarray:
+        """:meth:`contributions` of walked rows. Setting column ``j`` to its typical value
+        changes only the splits on ``j``, so a row's path in a tree changes only from the
+        first split on ``j`` along it whose decision differs for the typical value (known
+        per node at compile time); only those (row, tree, column) walks go on from there."""
+        width = len(self.columns)
+        n, nodes = walk.decisions.shape
+        flat = walk.decisions.reshape(-1)
+        path = walk.path  # [level, row, tree]
+        column = self.split_column[path]
+        rows = np.broadcast_to(np.arange(n)[None, :, None], path.shape)
+        flips = (column < width) & (self.reference_decisions[path] != flat[rows * nodes + path])
+        level, row, tree = np.nonzero(flips)  # level first: the first flip of a pair first
+        _, first = np.unique((row * len(self.roots) + tree) * width + column[flips],
+                             return_index=True)  # fmt: skip
+        row, tree, level = row[first], tree[first], level[first]
+        flipped = path[level, row, tree]
+        columns = self.split_column[flipped]
+        node = self.children[2 * flipped + self.reference_decisions[flipped]]
+        offsets = row * nodes
+        while (self.split_column[node] < width).any():
             went_left = np.where(
                 self.split_column[node] == columns,
                 self.reference_decisions[node],
                 flat[offsets + node],
             )
             node = self.children[2 * node + went_left]
-        leaves = np.repeat(base[:, None, :], width + 1, axis=1)
-        leaves[rows, columns + 1, trees] = self.node_value[node]
+        leaves = np.repeat(walk.leaves[:, None, :], width + 1, axis=1)
+        leaves[row, columns + 1, tree] = self.node_value[node]
         odds = self._sum(leaves)
         return odds[:, :1] - odds[:, 1:]
+
+
+@dataclass(frozen=True)
+class Walk:
+    """A few rows walked through every tree at once: each node's decision per row, the
+    node reached at each level ``[level, row, tree]`` (leaves repeat), the leaf values
+    ``[row, tree]`` and the log-odds per row."""
+
+    decisions: np.ndarray
+    path: np.ndarray
+    leaves: np.ndarray
+    log_odds: np.ndarray
 
 
 def _category_codes(pipeline: Any, columns: list[str], categorical: list[str]) -> tuple[
