@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orderlens.warehouse import open_writer, set_meta, transaction
+from orderlens.warehouse import open_writer, scalar, set_meta, transaction
 from pipelines.cli import EXIT_NOTHING_PUBLISHED, EXIT_OK, EXIT_SCHEMA, EXIT_USAGE, main
 
 
@@ -63,6 +63,11 @@ def test_unknown_schema_version_is_refused_and_rebuild_recovers(home: Path, caps
     warehouse = home / "warehouse" / "orderlens.duckdb"
     with open_writer(warehouse, check_version=False) as con, transaction(con):
         set_meta(con, "schema_version", "99")
+        # A reviewer's decision is received data: a rebuild must not lose it.
+        con.execute(
+            "INSERT INTO fraud_decisions (order_key, decision, decided_by, decided_at) "
+            "SELECT order_key, 'approve', 'reviewer', now() FROM fct_orders LIMIT 1"
+        )
     capsys.readouterr()
     assert main(["run"]) == EXIT_SCHEMA
     assert "schema version 99" in capsys.readouterr().err
@@ -71,6 +76,8 @@ def test_unknown_schema_version_is_refused_and_rebuild_recovers(home: Path, caps
     assert main(["run"]) == EXIT_SCHEMA
     assert "orderlens rebuild" in capsys.readouterr().err
     assert main(["rebuild"]) == EXIT_OK
+    with open_writer(warehouse) as con:
+        assert scalar(con, "SELECT count(*) FROM fraud_decisions") == 1
     assert main(["status"]) == EXIT_OK
 
 

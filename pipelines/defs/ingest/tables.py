@@ -13,8 +13,9 @@ from orderlens.warehouse import scalar
 if TYPE_CHECKING:
     import duckdb
 
-RAW_TABLES: tuple[str, ...] = ("ingest_files", "ingest_rejects")
-"""Tables that hold received data; ``orderlens rebuild`` keeps them and derives the rest."""
+RAW_TABLES: tuple[str, ...] = ("ingest_files", "ingest_rejects", "fraud_decisions")
+"""Tables that hold received data; ``orderlens rebuild`` keeps them and derives the rest.
+``fraud_decisions`` holds reviewers' decisions: nothing could derive them again."""
 
 
 def _generic_columns() -> str:
