@@ -440,50 +440,28 @@ def _fraud_score(args: argparse.Namespace, settings) -> int:
     return EXIT_OK
 
 
-DEMO_HISTORY_ORDERS = 20_000
-DEMO_HISTORY_INJECTORS = "fraud=0.02,fraud_lookalikes=0.05"
-
-
 def _bootstrap_fraud_model(settings) -> int:
     """Without a champion fraud model, train one as ``orderlens fraud train`` would, on a
     generated history (January to September 2026, before the demo sample's October, fixed
     seed, fraud injected at 2 %, labels from the generator's ground truth), so the demo
     shows scores, reasons and a review queue. A champion already there is kept."""
-    import tempfile
     import time
-    from datetime import date
 
     from models.fraud_registry import FraudRegistry
-    from pipelines.defs.fraud.history import labels_from_ground_truth, train_from_history
-    from pipelines.generator import generate_merchant, parse_injector_specs
+    from pipelines.defs.fraud.history import GeneratedHistory, train_on_generated_history
 
     if FraudRegistry(settings.fraud_registry).champion() is not None:
         return EXIT_OK
     started = time.perf_counter()
+    history = GeneratedHistory()
     print(f"no fraud model yet: training one on a generated history of "
-          f"{DEMO_HISTORY_ORDERS:,} orders")  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="orderlens-demo-history-") as tmp:
-        history = Path(tmp) / "history"
-        truth = Path(tmp) / "ground_truth.parquet"
-        try:
-            generate_merchant(
-                history,
-                orders=DEMO_HISTORY_ORDERS,
-                start=date(2026, 1, 1),
-                end=date(2026, 9, 30),
-                seed=6,
-                injectors=parse_injector_specs(DEMO_HISTORY_INJECTORS),
-                ground_truth=truth,
-            )
-        except ValueError as exc:  # the generator lacks its fraud injectors
-            print(f"orderlens: demo fraud model not trained ({exc}); the demo runs without "
-                  "fraud scores", file=sys.stderr)  # fmt: skip
-            return EXIT_OK
-        labels_from_ground_truth(truth).write_csv(history / "_reference" / "fraud_labels.csv")
-        # The demo sample has no IP ranges table: a model trained with IP countries would
-        # see every demo order's IP country as unknown, which no training order was.
-        (history / "_reference" / "ip_ranges.csv").unlink(missing_ok=True)
-        result = train_from_history(history, settings)
+          f"{history.orders:,} orders")  # fmt: skip
+    try:
+        result = train_on_generated_history(settings, history)
+    except ValueError as exc:  # the generator refuses the fraud injectors
+        print(f"orderlens: demo fraud model not trained ({exc}); the demo runs without "
+              "fraud scores", file=sys.stderr)  # fmt: skip
+        return EXIT_OK
     failed = _scratch_problems("train", result.run)
     if failed is not None:
         return failed
