@@ -29,6 +29,7 @@ Why it is faster:
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -131,26 +132,30 @@ class Forest:
         return self.batch.log_odds(columns, missing)
 
     def _matrix_small(self, features: pl.DataFrame) -> np.ndarray:
-        # A few rows: Python values are cheaper than building expressions.
-        out = np.empty((features.height, len(self.columns)))
+        # A few rows: their Python values are cheaper than building expressions.
         schema = features.schema
-        for j, (name, is_categorical) in enumerate(
-            zip(self.columns, self.categorical, strict=True)
-        ):
-            values = features.get_column(name).to_list()
-            if is_categorical:
+        texts = (pl.String, pl.Categorical, pl.Enum)
+        odd = [
+            pl.col(name).cast(pl.String if categorical else pl.Float64)
+            for name, categorical in zip(self.columns, self.categorical, strict=True)
+            if not (schema[name] in texts if categorical else schema[name].is_numeric())
+            and schema[name] != pl.Boolean
+        ]
+        if odd:  # other types: read as the pipeline casts them
+            features = features.with_columns(odd)
+        position = {name: i for i, name in enumerate(features.columns)}
+        rows = features.rows()
+        out = np.empty((len(rows), len(self.columns)))
+        for j, (name, categorical) in enumerate(zip(self.columns, self.categorical, strict=True)):
+            k = position[name]
+            if categorical:
                 vocabulary, unknown = self.vocabulary[name], self.unknown_code[name]
-                if schema[name] != pl.String:
-                    values = features.get_column(name).cast(pl.String).to_list()
-                for i, value in enumerate(values):
-                    out[i, j] = vocabulary.get(
-                        MISSING_CATEGORY if value is None else value, unknown
-                    )
+                for i, row in enumerate(rows):
+                    value = MISSING_CATEGORY if row[k] is None else row[k]
+                    out[i, j] = vocabulary.get(value, unknown)
             else:
-                if not schema[name].is_numeric() and schema[name] != pl.Boolean:
-                    values = features.get_column(name).cast(pl.Float64).to_list()
-                for i, value in enumerate(values):
-                    out[i, j] = np.nan if value is None else float(value)
+                for i, row in enumerate(rows):
+                    out[i, j] = np.nan if row[k] is None else float(row[k])
         return out
 
     def log_odds(self, x: np.ndarray) -> np.ndarray:
@@ -163,15 +168,26 @@ class Forest:
         """A few rows walked through every tree at once (see :class:`Walk`)."""
         decisions = self._decisions(x)
         n, nodes = decisions.shape
-        flat = decisions.reshape(-1)
-        offsets = (np.arange(n) * nodes)[:, None]
-        node = np.broadcast_to(self.roots, (n, len(self.roots))).copy()
+        successor = self.children[self._node_ids2 + decisions]  # [row, node]: next node
+        offsets = np.arange(n)[:, None] * nodes
+        flat = (successor + offsets).reshape(-1)  # in ids of all rows' nodes
+        node = self.roots + offsets
         path = [node]
-        while (self.split_column[node] < len(self.columns)).any():
-            node = self.children[2 * node + flat[offsets + node]]
+        for _ in range(self.max_depth):  # leaves point to themselves
+            node = flat[node]
             path.append(node)
-        leaves = self.node_value[node]
-        return Walk(decisions, np.stack(path), leaves, self._sum(leaves))
+        local = np.stack(path) - offsets
+        leaves = self.node_value[local[-1]]
+        return Walk(successor, local, leaves, self._sum(leaves))
+
+    @cached_property
+    def _node_ids2(self) -> np.ndarray:
+        return 2 * np.arange(len(self.node_feature))
+
+    @cached_property
+    def _reference_successor(self) -> np.ndarray:
+        """Each node's next node when its feature has its typical value."""
+        return self.children[self._node_ids2 + self.reference_decisions]
 
     def probability(self, log_odds: np.ndarray) -> np.ndarray:
         """The calibrated probability (scikit-learn's sigmoid calibrator, same arithmetic)."""
@@ -226,27 +242,28 @@ class Forest:
         first split on ``j`` along it whose decision differs for the typical value (known
         per node at compile time); only those (row, tree, column) walks go on from there."""
         width = len(self.columns)
-        n, nodes = walk.decisions.shape
-        flat = walk.decisions.reshape(-1)
+        n, nodes = walk.successor.shape
         path = walk.path  # [level, row, tree]
         column = self.split_column[path]
-        rows = np.broadcast_to(np.arange(n)[None, :, None], path.shape)
-        flips = (column < width) & (self.reference_decisions[path] != flat[rows * nodes + path])
+        successor = walk.successor.reshape(-1)
+        rows = np.arange(n)[None, :, None] * nodes
+        flips = (column < width) & (self._reference_successor[path] != successor[rows + path])
         level, row, tree = np.nonzero(flips)  # level first: the first flip of a pair first
         _, first = np.unique((row * len(self.roots) + tree) * width + column[flips],
                              return_index=True)  # fmt: skip
         row, tree, level = row[first], tree[first], level[first]
         flipped = path[level, row, tree]
         columns = self.split_column[flipped]
-        node = self.children[2 * flipped + self.reference_decisions[flipped]]
+        node = self._reference_successor[flipped]
         offsets = row * nodes
-        while (self.split_column[node] < width).any():
-            went_left = np.where(
+        for step in range(self.max_depth):
+            if step % 4 == 0 and (self.split_column[node] == width).all():
+                break
+            node = np.where(
                 self.split_column[node] == columns,
-                self.reference_decisions[node],
-                flat[offsets + node],
+                self._reference_successor[node],
+                successor[offsets + node],
             )
-            node = self.children[2 * node + went_left]
         leaves = np.repeat(walk.leaves[:, None, :], width + 1, axis=1)
         leaves[row, columns + 1, tree] = self.node_value[node]
         odds = self._sum(leaves)
@@ -255,11 +272,11 @@ class Forest:
 
 @dataclass(frozen=True)
 class Walk:
-    """A few rows walked through every tree at once: each node's decision per row, the
-    node reached at each level ``[level, row, tree]`` (leaves repeat), the leaf values
-    ``[row, tree]`` and the log-odds per row."""
+    """A few rows walked through every tree at once: each node's next node per row
+    ``[row, node]``, the node reached at each level ``[level, row, tree]`` (leaves repeat),
+    the leaf values ``[row, tree]`` and the log-odds per row."""
 
-    decisions: np.ndarray
+    successor: np.ndarray
     path: np.ndarray
     leaves: np.ndarray
     log_odds: np.ndarray
