@@ -19,9 +19,10 @@ isotonic steps would over-fit; and the trees are trained once (no k-fold ensembl
 keeps training with calibration close to one bare fit. The evaluation's reliability bins show
 where a sigmoid fits badly.
 
-Threads: the booster's OpenMP threads are capped (``FraudConfig.threads``, default 1). On
-this project's 2-core machines, with other work running, 2 threads spun on each other's
-barriers and a 35,000-order fit took 99 s instead of 3 s with one thread.
+Threads: the booster's OpenMP threads are capped while training (``FraudConfig.threads``,
+default 1). On this project's 2-core machines, with other work running, 2 threads spun on
+each other's barriers and a 35,000-order fit took 99 s instead of 3 s with one thread.
+Scoring runs on one thread (the compiled forest below).
 
 Scoring: :attr:`FraudModel.forest` compiles the fitted estimator once into arrays
 (:mod:`models.fraud_forest`) that give the same numbers bit for bit without scikit-learn's

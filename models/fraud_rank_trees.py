@@ -117,7 +117,7 @@ class RankTrees:
         if column.dtype.kind in "iub" and len(column):
             # Integers: one search per distinct value in their range, then a lookup.
             low, high = int(column.min()), int(column.max())
-            if high - low <= 4 * len(column):
+            if high - low <= 4 * len(column) and low > -(2**62) and high < 2**62:
                 table = np.searchsorted(values, np.arange(low, high + 1)).astype(np.int16)
                 return table[column.astype(np.int64) - low]
         ranks = np.searchsorted(values, column).astype(np.int16)
