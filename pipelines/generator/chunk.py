@@ -347,17 +347,16 @@ def render_chunk(plan: Plan, opts: RenderOptions, lo: int, hi: int, chunk_no: in
     gift_recipient = ~pos & has_cust & (rng.random(m) < 0.05)
     recipient_columns = ["first", "last", "address1", "address2", "city", "province", "zip"]
     recipient_rows = rng.integers(0, plan.customers.height, m)
-    recipient_pool = plan.customers.select(*recipient_columns, "country")[recipient_rows]
-    same_country = recipient_pool["country"].to_numpy() == customers["country"].to_numpy()
+    recipient_country = plan.customers["country"].gather(recipient_rows)
+    same_country = recipient_country.to_numpy() == customers["country"].to_numpy()
     gift_recipient &= same_country
     if risk is not None:  # delivered abroad (a gift to family, or a fraudster's drop)
         abroad = risk.has(SHIP_ABROAD) & has_cust & ~pos
         recipient_rows, abroad = risk.recipients_abroad(
             plan.customers["country"], customers["country"], recipient_rows, abroad
         )
-        if abroad.any():
-            recipient_pool = plan.customers.select(*recipient_columns, "country")[recipient_rows]
-            gift_recipient |= abroad
+        gift_recipient |= abroad
+    recipient_pool = plan.customers.select(*recipient_columns, "country")[recipient_rows]
     ip_country = country if opts.local_ips else None
 
     orders = pl.DataFrame(

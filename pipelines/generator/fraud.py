@@ -457,7 +457,7 @@ class FraudLookalikes(Injector):
             pl.Series("signed_up", signed_up),
             *(series.alias(name) for name, series in columns.items()),
             email,
-        )
+        ).rechunk()  # every rendered chunk gathers rows of this table
 
         # Follow-up orders: a customer orders again minutes later (something forgotten), on
         # the same device and often the same card.

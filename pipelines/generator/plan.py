@@ -123,7 +123,9 @@ class Plan:
         """
         plan = self
         if customers is not None and customers.height:
-            plan = replace(plan, customers=pl.concat([plan.customers, customers]))
+            # One chunk per column: every rendered chunk gathers rows of this table.
+            table = pl.concat([plan.customers, customers], rechunk=True)
+            plan = replace(plan, customers=table)
         if created.size == 0:
             return plan
         order = np.argsort(created, kind="stable")
