@@ -330,9 +330,14 @@ def compile_forest(
         raise ValueError("the pipeline's columns are not in the expected order")
     if booster.n_trees_per_iteration_ != 1:
         raise ValueError("only a binary booster can be compiled")
-    if list(booster.is_categorical_) != [n in categorical for n in columns]:
+    is_categorical = booster.is_categorical_  # None without categorical features
+    if list(is_categorical if is_categorical is not None else [False] * len(columns)) != [
+        n in categorical for n in columns
+    ]:
         raise ValueError("the booster's categorical columns are not the expected ones")
-    vocabulary, unknown_code = _category_codes(pipeline, list(features), categorical)
+    vocabulary, unknown_code = (
+        _category_codes(pipeline, list(features), categorical) if categorical else ({}, {})
+    )
     reference_row = np.array(
         [
             vocabulary[n].get(str(reference[n]), unknown_code[n])
@@ -343,7 +348,10 @@ def compile_forest(
     )
 
     predictors = tuple(p for (p,) in booster._predictors)
-    known_cat_bitsets, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
+    if categorical:
+        known_cat_bitsets, f_idx_map = booster._bin_mapper.make_known_categories_bitsets()
+    else:  # no categorical splits to read them
+        known_cat_bitsets, f_idx_map = np.zeros((0, 8), np.uint32), np.zeros(0, np.uint32)
     feature_parts, value_parts, child_parts, leaf_parts, roots = [], [], [], [], []
     numeric_nodes, numeric_threshold, numeric_missing_left = [], [], []
     categorical_nodes, categorical_left = [], []

@@ -7,6 +7,7 @@ import pytest
 from models.fraud_features import fraud_features
 from models.fraud_forest import SMALL_ROWS
 from models.fraud_model import (
+    FraudConfig,
     FraudModel,
     levels,
     limit_threads,
@@ -214,3 +215,23 @@ def test_values_at_and_next_to_every_threshold_score_as_in_scikit_learn(trained:
         .alias("email_disposable"),
     )
     np.testing.assert_array_equal(model.probability(counts), sklearn_probability(model, counts))
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ("seconds_since_signup", "order_value", "shipping_rushed", "device_other_customers"),
+        ("channel",),
+    ],
+)
+def test_models_on_feature_subsets_compile_and_score_exactly(
+    trained: Trained, names: tuple[str, ...]
+) -> None:
+    # No categorical feature at all (the booster has no category preprocessing), or only one.
+    train = trained.features.filter(pl.Series(trained.train))
+    model = train_fraud_model(train, trained.labels[trained.train], FraudConfig(features=names))
+    features = trained.features
+    expected = sklearn_probability(model, features)
+    np.testing.assert_array_equal(model.probability(features), expected)
+    np.testing.assert_array_equal(model.probability(features.slice(7, 1)), expected[7:8])
+    assert explain(model, features.slice(7, 1), threshold=0).get_column("reasons").list.len()[0]
