@@ -54,10 +54,17 @@ ORDER_COLUMNS: tuple[OrderColumn, ...] = (
     OrderColumn("payment_token", pl.String(), "Card or payment token (never a card number)."),
     OrderColumn("source_risk_level", pl.String(), "Selling system's verdict: low/medium/high."),
     OrderColumn("marketing_source", pl.String(), "Referrer or campaign that brought the buyer."),
+    OrderColumn("units", pl.Float64(), "Units of product ordered (product lines only)."),
+    OrderColumn("max_unit_price", pl.Float64(), "Unit price of the dearest product ordered."),
+    OrderColumn(
+        "digital_goods_share",
+        pl.Float64(),
+        "Share of the product value in lines that ship nothing (gift cards, digital goods).",
+    ),
 )
 """The input contract: one row per order, built from stg_orders (+ stg_order_contacts for the
 e-mail, stg_addresses for the countries, stg_payments for the token, stg_customers for the
-account date)."""
+account date, stg_order_lines for the SKU mix)."""
 
 REQUIRED_ORDER_COLUMNS: tuple[str, ...] = tuple(c.name for c in ORDER_COLUMNS if c.required)
 
@@ -83,6 +90,13 @@ FEATURES: tuple[Feature, ...] = (
     Feature("customer_prior_orders", "numeric", "The customer's earlier orders."),
     Feature("order_value", "numeric", "Order value."),
     Feature("value_to_prior_mean", "numeric", "Order value / mean of the customer's earlier."),
+    Feature("units", "numeric", "Units of product in the order."),
+    Feature("max_unit_price", "numeric", "Unit price of the dearest product in the order."),
+    Feature(
+        "digital_goods_share",
+        "numeric",
+        "Share of the product value in goods that ship nothing (gift cards, digital goods).",
+    ),
     Feature("billing_shipping_mismatch", "boolean", "Billing and shipping countries differ."),
     Feature("ip_billing_mismatch", "boolean", "IP country differs from billing country."),
     Feature("ip_shipping_mismatch", "boolean", "IP country differs from shipping country."),

@@ -53,6 +53,11 @@ _PHRASES: dict[str, Callable[[float], str]] = {
     "customer_prior_orders": _count("earlier orders by this customer"),
     "order_value": lambda v: f"Order value {v:,.2f}",
     "value_to_prior_mean": lambda v: f"Order value {v:.1f}x the customer's average",
+    "units": lambda v: f"{round(v)} unit(s) in the order",
+    "max_unit_price": lambda v: f"Dearest item {v:,.2f}",
+    "digital_goods_share": lambda v: (
+        f"{v:.0%} of the value in goods that ship nothing (gift cards, digital goods)"
+    ),
     "billing_shipping_mismatch": _flag(
         "Billing and shipping countries differ", "Billing and shipping countries match"
     ),
@@ -87,6 +92,9 @@ _MISSING: dict[str, str] = {
     "customer_prior_orders": "Guest checkout (no customer record)",
     "value_to_prior_mean": "No earlier orders to compare the value with",
     "order_value": "Order value unknown",
+    "units": "No product lines",
+    "max_unit_price": "No product lines",
+    "digital_goods_share": "No product value",
     "billing_shipping_mismatch": "Billing or shipping country missing",
     "ip_billing_mismatch": "IP or billing country unknown",
     "ip_shipping_mismatch": "IP or shipping country unknown",

@@ -24,17 +24,30 @@ WITH token AS (
     -- The order's first tokenised payment: the card (or wallet) the velocity counts follow.
     SELECT order_key, arg_min(processor_token, payment_sequence) AS payment_token
     FROM stg_payments WHERE processor_token IS NOT NULL GROUP BY order_key
+), mix AS (
+    -- The SKU mix: how many units, the dearest item, and the share of the value in goods
+    -- that ship nothing (gift cards and digital goods resell at once).
+    SELECT order_key, CAST(sum(quantity) AS DOUBLE) AS units,
+           CAST(max(unit_price) AS DOUBLE) AS max_unit_price,
+           CAST(sum(line_amount) FILTER (WHERE NOT coalesce(requires_shipping, true))
+                / nullif(sum(line_amount), 0) AS DOUBLE) AS digital_goods_share
+    FROM stg_order_lines WHERE line_kind = 'product' GROUP BY order_key
 )
 SELECT o.order_key, o.created_at,
        CAST(coalesce(o.total_reporting, o.total) AS DOUBLE) AS total,
        o.customer_key, c.account_created_at, o.channel, o.billing_country,
        o.shipping_country, o.client_ip, o.device_id, s.user_agent, ct.email,
-       o.shipping_method, t.payment_token, o.source_risk_level, s.marketing_source
+       o.shipping_method, t.payment_token, o.source_risk_level, s.marketing_source,
+       m.units, coalesce(m.max_unit_price * CAST(o.fx_rate AS DOUBLE), m.max_unit_price)
+           AS max_unit_price,
+       coalesce(m.digital_goods_share, CASE WHEN m.units IS NOT NULL THEN 0 END)
+           AS digital_goods_share
 FROM fct_orders o
 JOIN stg_orders s USING (order_key)
 LEFT JOIN stg_customers c ON c.customer_key = o.customer_key
 LEFT JOIN stg_order_contacts ct USING (order_key)
 LEFT JOIN token t USING (order_key)
+LEFT JOIN mix m USING (order_key)
 ORDER BY o.created_at, o.order_key
 """
 """One row per scorable order, in the fraud features' input columns."""
