@@ -77,6 +77,11 @@ def synthetic_orders(
     domain = np.where(fraud & (rng.random(n) < 0.25), 4, domain)
     total = np.round(rng.lognormal(4.0, 0.8, n) * np.where(fraud, 2.5, 1.0), 2)
     card = np.where(rng.random(n) < 0.7, customer, n_customers * 3 + np.arange(n))
+    units = 1 + rng.poisson(np.where(fraud, 1.5, 0.6), n)
+    max_unit_price = np.round(total / units * rng.uniform(1.0, 1.8, n), 2)
+    digital = np.where(
+        rng.random(n) < np.where(fraud, 0.3, 0.04), np.round(rng.uniform(0.1, 1.0, n), 2), 0.0
+    )
 
     raw = pl.DataFrame(
         {
@@ -96,6 +101,9 @@ def synthetic_orders(
             "domain": np.array(DOMAINS)[domain],
             "card": card,
             "has_card": rng.random(n) < 0.8,
+            "units": units.astype(np.float64),
+            "max_unit_price": max_unit_price,
+            "digital": digital,
             "label": fraud.astype(np.int8),
         }
     )
@@ -129,6 +137,9 @@ def synthetic_orders(
         pl.when(col("has_card")).then(tag("tok", "card")).alias("payment_token"),
         pl.lit(None, pl.String).alias("source_risk_level"),
         pl.when(online).then(pl.lit("google / cpc")).alias("marketing_source"),
+        col("units"),
+        col("max_unit_price"),
+        col("digital").alias("digital_goods_share"),
         col("label"),
     )
 
