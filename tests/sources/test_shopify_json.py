@@ -614,3 +614,46 @@ def test_compact_one_line_response_and_undecodable_bytes(tmp_path: Path) -> None
     assert (result.records, result.loaded) == (2, 1)
     (reject,) = result.rejects
     assert reject.line == 2 and "not valid UTF-8" in reject.reason
+
+
+def test_payments_are_numbered_within_each_record(tmp_path: Path) -> None:
+    """A record's transactions count 1, 2, ..., then its refunds' transactions; gateway rows
+    count among the gateways; a second record of the same order counts from 1 again (staging
+    merges and renumbers an order's payments)."""
+    sale = ORDER["transactions"][0]
+    capture = {**sale, "id": 6, "kind": "capture", "authorization": "ch_456"}
+    refund = {
+        "id": 77,
+        "created_at": "2024-03-12T10:00:00-05:00",
+        "refund_line_items": [],
+        "transactions": [
+            {"id": 8, "kind": "refund", "status": "success", "amount": "5.00", "authorization": "re_1"},
+            {"id": 9, "kind": "refund", "status": "success", "amount": "1.00", "authorization": "re_2"},
+        ],
+    }  # fmt: skip
+    later_refund = {**refund, "id": 78, "transactions": [{**refund["transactions"][0], "id": 10}]}
+    lines = [
+        order(0, transactions=[sale, capture], refunds=[refund, later_refund]),
+        order(1, transactions=[], payment_gateway_names=["gift_card", "manual"]),
+        order(0, transactions=[sale]),
+    ]
+    path = tmp_path / "orders.ndjson"
+    path.write_text("\n".join(json.dumps(o) for o in lines) + "\n", encoding="utf-8")
+    con, _result = parse(tmp_path, path)
+    got = [
+        (r["_record_no"], r["source_order_id"], r["payment_sequence"], r["payment_token"])
+        for r in rows(con, f"{TABLE}_payments")
+    ]
+    assert sorted(got, key=lambda g: (g[0], g[2])) == [
+        (1, "1000", 1, "ch_123"),
+        (1, "1000", 2, "ch_456"),
+        (1, "1000", 3, "re_1"),
+        (1, "1000", 4, "re_2"),
+        (1, "1000", 5, "re_1"),
+        (2, "1001", 1, None),
+        (2, "1001", 2, None),
+        (3, "1000", 1, "ch_123"),
+    ]
+    methods = {r["payment_sequence"]: r["payment_method"] for r in rows(con, f"{TABLE}_payments")
+               if r["source_order_id"] == "1001"}  # fmt: skip
+    assert methods == {1: "gift_card", 2: "manual"}
