@@ -245,6 +245,45 @@ def redacted_rows_sql(query: str, columns: Sequence[str], flag: str | None = Non
     return f"SELECT {star} REPLACE ({redacted}) FROM ({flagged})"
 
 
+@contextmanager
+def insertion_order(con: duckdb.DuckDBPyConnection, *, preserved: bool) -> Iterator[None]:
+    """Run statements with DuckDB's ``preserve_insertion_order`` set, then restore it."""
+    before = scalar(con, "SELECT current_setting('preserve_insertion_order')")
+    con.execute(f"SET preserve_insertion_order = {str(preserved).lower()}")
+    try:
+        yield
+    finally:
+        con.execute(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
+
+
+def create_table_with_lines(
+    con: duckdb.DuckDBPyConnection, table: str, rows: str, scanned: Sequence[str]
+) -> int:
+    """``table`` from ``rows`` (a SELECT whose columns include ``_rec`` and ``_phys``: each
+    row's record number and physical line), card numbers redacted in its text columns
+    ``scanned``; and ``<table>_lines``: their ``_record_no`` and ``_line``, aligned row by
+    row with ``table`` (read together with a POSITIONAL JOIN). Returns the card numbers
+    redacted.
+
+    The table is one parallel CREATE TABLE AS written without preserving order: an ordered
+    write (or a POSITIONAL JOIN among its inputs) runs on one thread, and an ordered
+    parallel write leaves a partial row group per batch that the checkpoint rewrites. The
+    line table is then a scan of the table in its storage order, and the two helper columns
+    are dropped. Nothing downstream reads raw rows by position alone: staging orders them
+    by record number, physical line and line number.
+    """
+    with insertion_order(con, preserved=False), card_redaction(con) as redaction:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS {redacted_rows_sql(rows, scanned)}")
+    with insertion_order(con, preserved=True):
+        con.execute(
+            f"CREATE OR REPLACE TABLE {table}_lines AS "
+            f"SELECT _rec AS {RECORD_NO}, _phys AS {LINE} FROM {table}"
+        )
+    for helper in ("_rec", "_phys"):
+        con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
+    return redaction.count
+
+
 def _redact_candidates(
     con: duckdb.DuckDBPyConnection, table: str, text: Sequence[str], candidate_sql: str
 ) -> int:

@@ -20,7 +20,6 @@ import mmap
 import re
 import tempfile
 from collections.abc import Callable, Collection, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -629,7 +628,13 @@ def create_order_table(
         GENERIC_LINE_FIELDS,
         GENERIC_ORDER_FIELDS,
     )
-    from pipelines.sources.generic import LATER_LINES, card_redaction, redacted_rows_sql
+    from pipelines.sources.generic import (
+        LATER_LINES,
+        card_redaction,
+        create_table_with_lines,
+        insertion_order,
+        redacted_rows_sql,
+    )
 
     def typed(fields: Sequence[Any]) -> str:
         return ", ".join(
@@ -657,35 +662,17 @@ def create_order_table(
     later_fields = {f.name for f in (*on_every_line, *GENERIC_LINE_FIELDS)}
     # Redacted inside the write: an UPDATE afterwards would leave the typed number in the
     # file's freed blocks (see pipelines/sources/generic.py).
+    redacted = create_table_with_lines(con, table, first, scanned)
+    later_scanned = [name for name in scanned if name in later_fields]
     with insertion_order(con, preserved=False), card_redaction(con) as redaction:
-        con.execute(f"CREATE OR REPLACE TABLE {table} AS {redacted_rows_sql(first, scanned)}")
-        later_scanned = [name for name in scanned if name in later_fields]
         con.execute(
             f"CREATE OR REPLACE TABLE {later_table} AS {redacted_rows_sql(later, later_scanned)}"
         )
-    with insertion_order(con, preserved=True):
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table}_lines AS "
-            f"SELECT _rec AS {RECORD_NO}, _phys AS {LINE} FROM {table}"
-        )
-    for helper in ("_rec", "_phys"):
-        con.execute(f"ALTER TABLE {table} DROP COLUMN {helper}")
-    redacted = redaction.count
+    redacted += redaction.count
     kept = bool(scalar(con, f"SELECT count(*) FROM {later_table}"))
     if not kept:
         con.execute(f"DROP TABLE {later_table}")
     return redacted, kept
-
-
-@contextmanager
-def insertion_order(con: duckdb.DuckDBPyConnection, *, preserved: bool) -> Iterator[None]:
-    """Run statements with DuckDB's ``preserve_insertion_order`` set, then restore it."""
-    before = scalar(con, "SELECT current_setting('preserve_insertion_order')")
-    con.execute(f"SET preserve_insertion_order = {str(preserved).lower()}")
-    try:
-        yield
-    finally:
-        con.execute(f"SET preserve_insertion_order = {str(bool(before)).lower()}")
 
 
 def order_rows_sql(table: str, *, later_lines: bool) -> str:

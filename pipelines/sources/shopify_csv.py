@@ -57,11 +57,10 @@ from pipelines.sources.generic import (
     HeaderError,
     ParseResult,
     Reject,
-    card_redaction,
     card_scanned,
+    create_table_with_lines,
     parse_csv,
     read_header,
-    redacted_rows_sql,
 )
 
 FILE_FORMAT = "shopify_csv"
@@ -292,23 +291,9 @@ def _parse(con: duckdb.DuckDBPyConnection, path: Path, table: str, src: str) -> 
         [bad_records],
     )
     projection = _projection(src, present, stats, day_first, name_to_id, bool(bad_records))
-    with card_redaction(con) as redaction:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table} AS "
-            f"{redacted_rows_sql(projection, card_scanned(GENERIC_FIELDS))}"
-        )
-    result.cards_redacted = redaction.count
-    if bad_records:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table}_lines AS SELECT row_number() OVER "
-            f"(ORDER BY {RECORD_NO}) AS {RECORD_NO}, {LINE} FROM {src}_lines "
-            f"WHERE {RECORD_NO} NOT IN (SELECT {RECORD_NO} FROM {src}_bad) ORDER BY {RECORD_NO}"
-        )
-    else:
-        con.execute(
-            f"CREATE OR REPLACE TABLE {table}_lines AS SELECT {RECORD_NO}, {LINE} "
-            f"FROM {src}_lines ORDER BY {RECORD_NO}"
-        )
+    result.cards_redacted = create_table_with_lines(
+        con, table, projection, card_scanned(GENERIC_FIELDS)
+    )
     rejected_names = [_field_of(r.raw_text, header, "name") for r in parsed.rejects]
     id_of_name = _order_ids(con, table, [b.name for b in bad] + rejected_names)
     for reject, name in zip(parsed.rejects, rejected_names, strict=True):
@@ -543,7 +528,7 @@ def _typed_failures(
     values = "[" + ", ".join(_q(c.lower()) for c in conditions) + "]"
     rows = con.execute(
         f"SELECT l.{RECORD_NO}, l.{LINE}, {failing}, {values}, {_text('Name')}, {_text('Id')} "
-        f"FROM {src} s POSITIONAL JOIN {src}_lines l WHERE {any_failing} "
+        f"FROM {src} s JOIN {src}_lines l ON l.rowid = s.rowid WHERE {any_failing} "
         f"ORDER BY l.{RECORD_NO}"
     ).fetchall()
     if not rows:
@@ -809,26 +794,30 @@ def _projection(
         f"CAST({columns[f.name]} AS {f.type}) AS {_q(f.name)}" for f in GENERIC_FIELDS
     )
     select += f",\n  lower({_text('Lineitem fulfillment status')}) AS line_fulfillment_status"
-    rows = f"{src} s POSITIONAL JOIN {src}_lines l POSITIONAL JOIN {src}_orders o"
-    if not has_bad:
-        return f"SELECT {select}\nFROM {rows}"
-    # Rare: the filter is a join, which need not keep file order; sort back.
+    keys = f"{src}_orders"
+    if has_bad:
+        # Records with a bad value are rejected: the others are numbered on without them.
+        keys = (
+            f"(SELECT * REPLACE (row_number() OVER (ORDER BY {RECORD_NO}) AS {RECORD_NO}) "
+            f"FROM {keys} WHERE {RECORD_NO} NOT IN (SELECT {RECORD_NO} FROM {src}_bad))"
+        )
+    # Joined on the row id, not by position: a POSITIONAL JOIN runs on one thread.
     return (
-        f"SELECT {select}\nFROM {rows} "
-        f"WHERE l.{RECORD_NO} NOT IN (SELECT {RECORD_NO} FROM {src}_bad) ORDER BY l.{RECORD_NO}"
+        f"SELECT o.{RECORD_NO} AS _rec, o.{LINE} AS _phys, {select}\n"
+        f"FROM {src} s JOIN {keys} o ON o._row = s.rowid"
     )
 
 
 def _order_positions(con: duckdb.DuckDBPyConnection, src: str, has_id: bool) -> None:
-    """``<src>_orders``: each row's position in its order (by Name) and the order's Id,
-    in record order. Computed on these few narrow columns, so the wide rows are never
-    sorted."""
+    """``<src>_orders``: one row per row of ``src`` (its row id ``_row``) with its record
+    number, physical line, position in its order (by Name) and the order's Id. Computed on
+    these few narrow columns, so the wide rows are never sorted."""
     name = _text("Name")
     order_id = f"max({_text('Id')}) OVER (PARTITION BY {name})" if has_id else "NULL"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {src}_orders AS SELECT _pos, _order_id FROM ("
-        f"SELECT l.{RECORD_NO}, CAST(row_number() OVER (PARTITION BY {name} "
+        f"CREATE OR REPLACE TEMP TABLE {src}_orders AS SELECT s.rowid AS _row, "
+        f"l.{RECORD_NO}, l.{LINE}, CAST(row_number() OVER (PARTITION BY {name} "
         f"ORDER BY l.{RECORD_NO}) AS INTEGER) AS _pos, "
         f"CAST({order_id} AS VARCHAR) AS _order_id "
-        f"FROM {src} s POSITIONAL JOIN {src}_lines l) ORDER BY {RECORD_NO}"
+        f"FROM {src} s JOIN {src}_lines l ON l.rowid = s.rowid"
     )
