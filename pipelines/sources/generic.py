@@ -97,6 +97,30 @@ class ParseResult:
     def reconciles(self) -> bool:
         return self.records == self.loaded + self.rejected_records
 
+    def scrub_card_numbers(self) -> None:
+        """Redact card numbers in everything about the file that is stored or shown besides
+        its rows: notes (the ingestion log's message), and each reject's column, reason and
+        raw text (not its order id: an identifier, which passes the Luhn check one time in
+        ten). A parser redacts the values it reads; a number can still reach a message
+        through the file's structure, such as a header cell that is a card number (a pasted
+        row) named as an unexpected column. Counted in ``cards_redacted``."""
+
+        def clean(text: str | None) -> str | None:
+            redacted, found = redact_card_numbers(text)
+            self.cards_redacted += found
+            return redacted
+
+        self.notes = [clean(note) or "" for note in self.notes]
+        self.rejects = [
+            replace(
+                r,
+                column=clean(r.column),
+                reason=clean(r.reason) or "",
+                raw_text=clean(r.raw_text),
+            )
+            for r in self.rejects
+        ]
+
 
 class HeaderError(ValueError):
     """The file's header cannot be bound to the expected columns."""

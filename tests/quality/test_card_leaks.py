@@ -80,6 +80,8 @@ PLANTINGS: dict[str, str] = {
     "6011000000000012": "shopcsv/orders_export.csv #9901: Note Attributes (ignored column)",
     "3566000000000018": "shopcsv/orders_export.csv #9901: Tags (ignored column)",
     "2223000000000049": "shopcsv/orders_export.csv #9902: Lineitem quantity (rejected)",
+    "4035501000000008": "shopcsv/orders_export_pasted_header.csv: a header cell (file rejected)",
+    "4000000000000077": "leaks/pasted_header.csv: a header cell (unexpected column)",
 }
 """Every planted card number (digits only) and where it was typed."""
 

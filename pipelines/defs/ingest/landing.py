@@ -225,6 +225,7 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
     finally:
         if hashing is not None:
             digest = hashing.result()
+    parsed.scrub_card_numbers()
     file_id = digest[:16]
     if not parsed.reconciles:
         _drop_tables(con, pending)
