@@ -256,7 +256,7 @@ class SnapshotReader:
             return dict(con.execute("SELECT key, value FROM _meta").fetchall())
 
 
-VOLATILE_COLUMNS: frozenset[str] = frozenset({"ingested_at", "duration_s"})
+VOLATILE_COLUMNS: frozenset[str] = frozenset({"ingested_at", "first_seen_at", "duration_s"})
 """Columns that record when or how fast something ran; left out of content hashes."""
 
 

@@ -359,6 +359,44 @@ def test_an_empty_batch_blocks_and_keeps_the_published_snapshot(
 
 
 @pytest.mark.slow
+def test_a_failed_export_repeated_byte_for_byte_blocks_again(settings) -> None:
+    """A header-only export is the same bytes every day it fails: the second copy is skipped
+    by the ingestion log (one row per content) but still arrives, and blocks again; a run
+    that brings nothing new passes."""
+    landing = settings.landing
+    _header_only(landing / "online_store" / "orders_2026-11-01.csv")
+    first = run_recorded(settings)
+    assert not first.outcome.success and first.outcome.failed_step == BATCH_STEP
+
+    _header_only(landing / "online_store" / "orders_2026-11-02.csv")
+    again = run_recorded(settings)
+    assert not again.outcome.success and again.outcome.failed_step == BATCH_STEP
+    check = again.checks[("raw_order_lines", "batch_not_empty")]
+    assert _meta(check) == {
+        "new_files": 1,
+        "new_records": 0,
+        "empty_files": "online_store/orders_2026-11-02.csv",
+    }
+    with connect(settings.warehouse, read_only=True) as con:
+        logged = con.execute(
+            "SELECT count(*) FROM ingest_files WHERE file_name LIKE 'online_store/orders_2026-11-0%'"
+        ).fetchall()
+        arrived = con.execute(
+            "SELECT file_name FROM ingest_arrivals WHERE file_name LIKE "
+            "'online_store/orders_2026-11-0%' ORDER BY file_name"
+        ).fetchall()
+    assert logged == [(1,)]
+    assert arrived == [
+        ("online_store/orders_2026-11-01.csv",),
+        ("online_store/orders_2026-11-02.csv",),
+    ]
+
+    nothing_new = run_recorded(settings)
+    assert nothing_new.outcome.success, nothing_new.outcome.error
+    assert _meta(nothing_new.checks[("raw_order_lines", "batch_not_empty")])["new_files"] == 0
+
+
+@pytest.mark.slow
 def test_a_landing_with_only_reference_data_passes_every_check(home: Path) -> None:
     shutil.copytree(SAMPLE_LANDING / "_reference", home / "landing" / "_reference")
     run = run_recorded(make_settings(home))

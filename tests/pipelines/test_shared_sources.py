@@ -63,7 +63,11 @@ def _build(root: Path, batches: list[list[str]], extra: Callable[[Path], None] |
 
 @pytest.fixture(scope="module")
 def all_at_once(tmp_path_factory: pytest.TempPathFactory):
-    return _build(tmp_path_factory.mktemp("shared_a"), [sorted(shared_files())])
+    """Every shared file dropped in one batch, with the same copies as the permutations
+    (the landing's log of names seen, ``ingest_arrivals``, records them)."""
+    return _build(
+        tmp_path_factory.mktemp("shared_a"), [sorted(shared_files())], extra=_twice_and_renamed
+    )
 
 
 def test_shopify_exports_keep_every_order(all_at_once) -> None:

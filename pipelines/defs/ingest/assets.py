@@ -103,12 +103,18 @@ def batch_not_empty(
     Warns when only some of them are empty. A run without new order files (a daily refresh,
     a landing with only reference data) passes: nothing arrived, nothing is missing. Files
     whose records were all rejected are not empty: their rejects say why.
+
+    A file arrives when a name first appears in the landing with its content, so a copy of
+    content ingested before counts too: a header-only export is byte-identical from one
+    failed day to the next, and the ingestion log (one row per content) would not see the
+    second.
     """
     started = _run_started(context)
     with warehouse.writer() as con:
         files = con.execute(
-            "SELECT file_name, records FROM ingest_files WHERE source <> '_reference' "
-            "AND ingested_at >= to_timestamp(?) ORDER BY file_name",
+            "SELECT a.file_name, f.records FROM ingest_arrivals a "
+            "JOIN ingest_files f USING (file_id) "
+            "WHERE a.first_seen_at >= to_timestamp(?) ORDER BY a.file_name",
             [started],
         ).fetchall()
     empty = [str(name) for name, records in files if not records]

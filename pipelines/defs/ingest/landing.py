@@ -138,6 +138,16 @@ def _size_seen(con: duckdb.DuckDBPyConnection, size: int) -> bool:
     )
 
 
+def record_arrival(con: duckdb.DuckDBPyConnection, file: LandingFile, file_id: str) -> None:
+    """Note that the landing holds ``file`` with content ``file_id`` (once per name and
+    content: the first time it is seen)."""
+    con.execute(
+        "INSERT INTO ingest_arrivals SELECT ?, ?, ?, ? WHERE NOT EXISTS "
+        "(SELECT 1 FROM ingest_arrivals WHERE file_name = ? AND file_id = ?)",
+        [file.source, file.relative, file_id, datetime.now(UTC), file.relative, file_id],
+    )
+
+
 def already_ingested(con: duckdb.DuckDBPyConnection, file_id: str) -> bool:
     return bool(scalar(con, "SELECT count(*) FROM ingest_files WHERE file_id = ?", [file_id]))
 
@@ -214,6 +224,7 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
         # Possibly a file already ingested (dropped again or renamed): hash first.
         digest = file_hash(file.path)
         if already_ingested(con, digest[:16]):
+            record_arrival(con, file, digest[:16])
             return FileOutcome(file, digest[:16], skipped=True, message="already ingested")
     else:
         # No ingested file has this size, so the content is new: hash while DuckDB parses.
@@ -241,6 +252,7 @@ def ingest_order_file(con: duckdb.DuckDBPyConnection, file: LandingFile) -> File
             if _table_exists(con, f"{pending}{suffix}"):
                 con.execute(f"ALTER TABLE {pending}{suffix} RENAME TO {table}{suffix}")
         _record_file(con, file, file_id, digest, parsed, time.perf_counter() - started, orders)
+        record_arrival(con, file, file_id)
         refresh_raw_view(con)
     return FileOutcome.parsed(file, file_id, parsed, time.perf_counter() - started)
 

@@ -13,7 +13,12 @@ from orderlens.warehouse import scalar
 if TYPE_CHECKING:
     import duckdb
 
-RAW_TABLES: tuple[str, ...] = ("ingest_files", "ingest_rejects", "fraud_decisions")
+RAW_TABLES: tuple[str, ...] = (
+    "ingest_files",
+    "ingest_rejects",
+    "ingest_arrivals",
+    "fraud_decisions",
+)
 """Tables that hold received data; ``orderlens rebuild`` keeps them and derives the rest.
 ``fraud_decisions`` holds reviewers' decisions: nothing could derive them again."""
 
@@ -68,6 +73,28 @@ CREATE TABLE IF NOT EXISTS ingest_rejects (
     raw_text VARCHAR,               -- the record as read, card numbers redacted
     source_order_id VARCHAR         -- the record's order, when readable (the order is held)
 )""")
+    arrivals_existed = bool(
+        scalar(
+            con,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'ingest_arrivals'",
+        )
+    )
+    con.execute("""
+CREATE TABLE IF NOT EXISTS ingest_arrivals (
+    -- One row per order file name seen in the landing folder, with the content it had: a
+    -- copy of content already ingested (dropped again under a new name) is skipped by the
+    -- ingestion log but arrives here.
+    source VARCHAR NOT NULL,
+    file_name VARCHAR NOT NULL,     -- path relative to the landing folder
+    file_id VARCHAR NOT NULL,       -- the content (ingest_files.file_id)
+    first_seen_at TIMESTAMPTZ NOT NULL
+)""")
+    if not arrivals_existed:
+        # A warehouse older than the table: its files arrived when they were ingested.
+        con.execute(
+            "INSERT INTO ingest_arrivals SELECT source, file_name, file_id, ingested_at "
+            "FROM ingest_files WHERE source <> '_reference'"
+        )
     # Warehouses created before the column existed gain it (idempotent).
     con.execute("ALTER TABLE ingest_rejects ADD COLUMN IF NOT EXISTS source_order_id VARCHAR")
     # Columns added with the real-world sources (idempotent on older warehouses).
