@@ -614,13 +614,9 @@ def create_order_table(
     (``GENERIC_ORDER_FIELDS``, ``GENERIC_LINE_FIELDS``).
 
     Each table is one parallel CREATE TABLE AS over the kept records in memory, written
-    without preserving their order. The order table's rows carry their record's number and
-    physical line, which become ``<table>_lines`` (a scan of the table, in its storage
-    order) before they are dropped from it. An ordered parallel write would keep file order
-    but leaves a partial row group per scanned batch, which DuckDB's checkpoint then
-    rewrites. What remains is mostly the write itself (compressing ~60 text columns).
-    Nothing downstream reads raw rows by position: staging orders them by record number,
-    physical line and line number.
+    without preserving their order (the order table and its lines by
+    :func:`~pipelines.sources.generic.create_table_with_lines`). What remains is mostly the
+    write itself (compressing ~60 text columns).
     """
     from orderlens.contracts import (
         CARD_SCANNED_FIELDS,
