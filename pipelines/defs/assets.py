@@ -23,7 +23,7 @@ from pipelines.defs.marts.assets import (
     fct_orders_have_fx_rates,
 )
 from pipelines.defs.publish.assets import published_snapshot
-from pipelines.defs.quality.assets import quality
+from pipelines.defs.quality.assets import batch_not_quarantined, quality
 from pipelines.defs.staging.assets import staging, staging_contract
 
 ASSETS = [
@@ -45,6 +45,7 @@ ASSETS = [
 ASSET_CHECKS = [
     raw_records_reconcile,
     batch_not_empty,
+    batch_not_quarantined,
     staging_contract,
     fct_orders_have_fx_rates,
 ]

@@ -288,14 +288,14 @@ def _header_only(path: Path) -> None:
     path.write_bytes(header + b"\n")
 
 
-def _one_order(path: Path, order_id: str) -> None:
+def _one_order(path: Path, order_id: str, total: str = "30.20") -> None:
     row = dict.fromkeys(GENERIC_FIELD_NAMES, "")
     row.update(
         source_order_id=order_id,
         channel="online_store",
         created_at="2026-10-20T10:00:00+00:00",
         currency="USD",
-        total="30.20",
+        total=total,
         product_name="Organic Cotton Tee - Navy / S",
         sku="APP-01-NAV-S",
         quantity="2",
@@ -356,6 +356,30 @@ def test_an_empty_batch_blocks_and_keeps_the_published_snapshot(
         ).fetchall() == [(1,)]
     capsys.readouterr()
     assert main(["status", "--json"]) == 0  # the good run settled the alert
+
+
+@pytest.mark.slow
+def test_a_batch_that_is_all_quarantined_warns_and_still_publishes(settings) -> None:
+    """Every order of the new file fails an error rule (totals that do not add up): they
+    are quarantined, the run publishes, and the batch check warns. The next run, with one
+    good order, passes."""
+    landing = settings.landing
+    _one_order(landing / "shop" / "orders_2026-11-01.csv", "Q-1", total="99.00")
+    run = run_recorded(settings)
+    assert run.outcome.success, run.outcome.error
+    check = run.checks[("quality_quarantine", "batch_not_quarantined")]
+    assert (check.passed, check.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert _meta(check) == {"new_orders": 1, "new_orders_held": 1}
+    with SnapshotReader(settings.snapshot).connection() as con:
+        assert con.execute(
+            "SELECT error_codes FROM quality_quarantine WHERE order_key = 'shop:Q-1'"
+        ).fetchall() == [(["TOTAL_MISMATCH"],)]
+
+    _one_order(landing / "shop" / "orders_2026-11-02.csv", "Q-2")
+    good = run_recorded(settings)
+    assert good.outcome.success, good.outcome.error
+    check = good.checks[("quality_quarantine", "batch_not_quarantined")]
+    assert check.passed and _meta(check) == {"new_orders": 1, "new_orders_held": 0}
 
 
 @pytest.mark.slow

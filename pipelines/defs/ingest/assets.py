@@ -80,7 +80,7 @@ def raw_records_reconcile(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-def _run_started(context: dg.AssetCheckExecutionContext) -> float:
+def run_started(context: dg.AssetCheckExecutionContext) -> float:
     """When the run executing a check started (seconds since the epoch)."""
     record = context.instance.get_run_record_by_id(context.run.run_id)
     started = record.start_time if record is not None else None
@@ -109,7 +109,7 @@ def batch_not_empty(
     failed day to the next, and the ingestion log (one row per content) would not see the
     second.
     """
-    started = _run_started(context)
+    started = run_started(context)
     with warehouse.writer() as con:
         files = con.execute(
             "SELECT a.file_name, f.records FROM ingest_arrivals a "

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from orderlens.reasons import REASONS
-from pipelines.defs.ingest.assets import PROGRESS
+from pipelines.defs.ingest.assets import PROGRESS, run_started
 from pipelines.defs.resources import WRITE_RETRY, WRITER_POOL, WarehouseResource
 from pipelines.defs.staging.tables import STAGING_TABLES
 from quality.rules import CHANNELS, RULES, Rule
@@ -202,3 +202,46 @@ def quality(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     )
     for rule in RULES:
         yield rule_check_result(rule, counts.get(rule.code.value, RuleCounts()))
+
+
+@dg.asset_check(asset="quality_quarantine", pool=WRITER_POOL, retry_policy=WRITE_RETRY)
+def batch_not_quarantined(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    """Some order of the files that arrived in this run reached the marts.
+
+    Warns (never blocks: quarantine is how bad orders are handled, and a paid one still
+    reaches the books flagged) when every order of this run's new files is held, by an
+    error rule (``quality_quarantine``) or by a line rejected at ingest (``stg_rejects``):
+    a batch that is all quarantined usually means a systematic problem with the export (a
+    new column layout, a wrong currency, totals in another convention) rather than bad
+    orders, and nothing of it shows in the dashboards' order history. A run without new
+    order files passes.
+    """
+    started = run_started(context)
+    with warehouse.writer() as con:
+        new_orders, held = con.execute(
+            """
+WITH new_orders AS (
+    SELECT DISTINCT source || ':' || source_order_id AS order_key
+    FROM raw_order_lines
+    WHERE source_order_id IS NOT NULL AND file_id IN (
+        SELECT file_id FROM ingest_files
+        WHERE source <> '_reference' AND ingested_at >= to_timestamp(?))
+)
+SELECT count(*),
+       count(*) FILTER (WHERE order_key IN (SELECT order_key FROM quality_quarantine)
+                           OR order_key IN (SELECT order_key FROM stg_rejects))
+FROM new_orders""",
+            [started],
+        ).fetchall()[0]
+    metadata = {"new_orders": int(new_orders), "new_orders_held": int(held)}
+    if not new_orders or held < new_orders:
+        return dg.AssetCheckResult(passed=True, metadata=metadata)
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+        description=f"all {int(new_orders):,} orders of this run's new files are held "
+        "(quarantine or rejected lines): see the quarantine for their reasons",
+    )
